@@ -1,0 +1,28 @@
+# Every target makes its own virtual environment in .venv; nothing else is assumed installed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: clean the sample corpus in raw/ into out/ and print the run summary
+run: $(STAMP)
+	$(BIN)/corpusclean run raw -o out
+
+## test: run the test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## bench: extraction quality on ../shared/aeb
+bench: $(STAMP)
+	$(BIN)/python benchmarks/extraction_quality.py
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,5 @@
+"""``python -m corpusclean`` is the ``corpusclean`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,190 @@
+"""Phase A for one page: extract, segment, normalize, strip chrome, split the title, fingerprint.
+
+:func:`clean_record` is the whole per-document chain; it needs no other document, so executors run it
+anywhere, in any order. Each step is its own module (``extractors``, ``text``, ``filters``); this one only
+wires them together and turns the result into table rows, keeping every removal with its reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import xxhash
+
+from .config import Config, configs_dir
+from .errors import InputError
+from .extractors.html import Extracted, extract_html
+from .extractors.outlet import resolve_outlet, url_host
+from .extractors.text import parse_text
+from .filters.rules import RulePack, apply_rules, load_packs, parse_date
+from .filters.titles import split_title
+from .readers.discover import DiscoveryProblem, InputFile
+from .readers.records import Record, RecordError, make_doc_id, read_records
+from .text.normalize import normalize
+from .text.segment import rejoin_broken, split_units, word_count
+
+PARAGRAPH_SEPARATOR = "\n\n"
+
+
+@dataclass
+class Rows:
+    """Table rows produced by phase A for some inputs (one file, a shard, a run)."""
+
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    paragraphs: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def extend(self, other: "Rows") -> None:
+        self.documents += other.documents
+        self.paragraphs += other.paragraphs
+        self.removed += other.removed
+        self.errors += other.errors
+
+
+@dataclass(frozen=True)
+class Context:
+    """What phase A needs besides the input: the config, its hash and the loaded rule packs."""
+
+    config: Config
+    packs: tuple[RulePack, ...]
+    config_hash: str
+
+    @classmethod
+    def from_config(cls, config: Config) -> "Context":
+        packs, texts = load_packs(configs_dir() / "generic_rules.toml", config.sites_dir())
+        hashed = Config(config.values, config.source, tuple(texts))
+        return cls(config, tuple(packs), hashed.config_hash())
+
+
+@functools.lru_cache(maxsize=4)
+def context_from_json(values_json: str) -> Context:
+    """A worker process rebuilds the context once from the config's JSON (cheap to send, cached)."""
+    return Context.from_config(Config(values=json.loads(values_json)))
+
+
+def clean_file(file: InputFile, context: Context) -> Rows:
+    """Phase A for every record of one file; bad records become error rows, nothing raises."""
+    rows = Rows()
+    for item in read_records(file, context.config.section("input")):
+        if isinstance(item, RecordError):
+            rows.errors.append(_error_row(item.doc_id, item.source_path, item.record_offset,
+                                          item.stage, item.error_type, item.message))
+            continue
+        try:
+            rows.extend(clean_record(item, context))
+        except InputError as error:
+            rows.errors.append(_error_row(item.doc_id, item.source_path, item.record_offset,
+                                          error.stage, error.error_type, error.message))
+        except Exception as exc:  # a bug or a library failure on one page must not stop the run
+            rows.errors.append(_error_row(item.doc_id, item.source_path, item.record_offset, "clean",
+                                          "internal_error", f"{type(exc).__name__}: {exc}"))
+    return rows
+
+
+def problem_rows(problems: list[DiscoveryProblem]) -> Rows:
+    """Error rows for paths discovery could not turn into files."""
+    return Rows(errors=[_error_row(make_doc_id(p.source_path, 0), p.source_path, 0, "discover",
+                                   p.error_type, p.message) for p in problems])
+
+
+def _error_row(doc_id: str, source_path: str, offset: int, stage: str, error_type: str, message: str) -> dict[str, Any]:
+    return {"doc_id": doc_id, "source_path": source_path, "record_offset": offset, "stage": stage,
+            "error_type": error_type, "message": message}
+
+
+def _extract(record: Record, context: Context) -> tuple[Extracted, list[tuple[str, str]]]:
+    if record.format == "html":
+        return extract_html(record.text, context.config.section("extract")), []
+    parsed = parse_text(record.text, markdown=record.format == "markdown")
+    return Extracted(body=parsed.body, date=parsed.date), parsed.removed
+
+
+def _iso_date(value: str | None) -> str | None:
+    if not value:
+        return None
+    return parse_date(value[:10]) or parse_date(value)
+
+
+def clean_record(record: Record, context: Context) -> Rows:
+    """Phase A for one record.
+
+    Raises:
+        InputError: the page has no article (nothing extracted, or nothing left after cleaning).
+    """
+    extracted, pre_removed = _extract(record, context)
+    hints = record.hints
+    url = hints.get("url") or extracted.url
+    units = [unit.text for unit in split_units(extracted.body)]
+    outlet, outlet_source = resolve_outlet(
+        url=url, sitename=extracted.sitename, field_outlet=hints.get("outlet"),
+        folder=record.folder_outlet if context.config.section("input")["outlet_from_folder"] else None,
+        text="\n".join(units), packs=list(context.packs),
+    )
+    host = url_host(url)
+    packs = [pack for pack in context.packs if pack.matches_outlet(outlet, host)]
+    ruled = apply_rules(units, packs, context.config.section("rules")["disabled"])
+    known_title = normalize(hints.get("title") or extracted.title or "") or None
+    titled = split_title(ruled.kept, known_title)
+    segment_config = context.config.section("segment")
+    body = rejoin_broken(titled.body) if segment_config["rejoin_broken"] else [(p, [i]) for i, p in enumerate(titled.body)]
+
+    removed = [_removed_row(record, outlet, None, 0, len(text), text, reason, "extract") for text, reason in pre_removed]
+    removed += [_removed_row(record, outlet, r.unit_idx, r.char_start, r.char_end, r.text, r.rule_id, "strip")
+                for r in ruled.removed]
+    for kept_position in titled.repeats:
+        unit_idx = ruled.kept_idx[kept_position]
+        text = ruled.kept[kept_position]
+        removed.append(_removed_row(record, outlet, unit_idx, 0, len(text), text, "title.repeated", "title"))
+
+    if _prose_words([p for p, _ in body]) < segment_config["min_article_words"]:
+        raise InputError("clean", "no_article",
+                         "no article text: after removing chrome, fewer than "
+                         f"{segment_config['min_article_words']} words stand in paragraphs of five or more words")
+
+    # paragraph 0 is the title when there is one; source units are indexes of the segmented lines
+    paragraphs: list[tuple[str, bool, list[int]]] = []
+    if titled.title is not None:
+        title_units = [ruled.kept_idx[titled.title_idx]] if titled.title_idx is not None else []
+        paragraphs.append((titled.title, True, title_units))
+    for text, positions in body:
+        paragraphs.append((text, False, [ruled.kept_idx[titled.body_idx[p]] for p in positions]))
+
+    date = _iso_date(hints.get("date")) or _iso_date(extracted.date) or ruled.date
+    seed = context.config.section("dedup")["hash_seed"]
+    paragraph_rows, offset = [], 0
+    for para_idx, (text, is_title, source_units) in enumerate(paragraphs):
+        paragraph_rows.append({
+            "paragraph_id": f"{record.doc_id}-{para_idx:04d}", "doc_id": record.doc_id, "para_idx": para_idx,
+            "is_title": is_title, "text": text, "char_start": offset, "char_end": offset + len(text),
+            "source_units": source_units, "n_words": word_count(text),
+            "exact_hash": xxhash.xxh64_intdigest(text.encode("utf-8"), seed),
+            "source_path": record.source_path, "record_offset": record.record_offset,
+            "outlet": outlet, "date": date, "config_hash": context.config_hash,
+        })
+        offset += len(text) + len(PARAGRAPH_SEPARATOR)
+    clean_text = PARAGRAPH_SEPARATOR.join(text for text, _, _ in paragraphs)
+    document = {
+        "doc_id": record.doc_id, "source_path": record.source_path, "record_offset": record.record_offset,
+        "source_hash": record.source_hash, "format": record.format, "container": record.container,
+        "encoding": record.encoding, "encoding_evidence": record.encoding_evidence,
+        "outlet": outlet, "outlet_source": outlet_source, "url": url, "title": titled.title,
+        "date": date, "author": extracted.author, "sitename": extracted.sitename, "text": clean_text,
+        "n_paragraphs": len(paragraphs), "n_removed": len(removed), "n_chars": len(clean_text),
+        "config_hash": context.config_hash,
+    }
+    return Rows(documents=[document], paragraphs=paragraph_rows, removed=removed)
+
+
+def _prose_words(paragraphs: list[str]) -> int:
+    return sum(n for n in map(word_count, paragraphs) if n >= 5)
+
+
+def _removed_row(record: Record, outlet: str, unit_idx: int | None, start: int, end: int, text: str,
+                 reason: str, stage: str) -> dict[str, Any]:
+    return {"doc_id": record.doc_id, "source_path": record.source_path, "unit_idx": unit_idx,
+            "char_start": start, "char_end": end, "text": text, "reason": reason, "stage": stage,
+            "outlet": outlet}

@@ -1,0 +1,65 @@
+"""Clusters: connected components of verified links, each with one canonical paragraph.
+
+The link graph (paragraphs as nodes, ``exact``/``near``/``contained`` links as edges) is split into
+connected components with ``scipy.sparse.csgraph.connected_components`` (linear in nodes + edges). The
+canonical paragraph of a component is its first in canonical order (earliest date, then source path,
+record offset, paragraph index), so cluster ids (xxh64 of the canonical paragraph id) do not depend on
+input order. ``similarity`` is the Jaccard of a member's direct link to the canonical copy (1.0 for the
+canonical itself and exact copies) and null when the two are related only through other members.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import xxhash
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from ..schema import CLUSTER_COLUMNS
+from .exact import canonical_sort
+
+
+def assign_clusters(paragraphs: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
+    """Add the cluster columns of :data:`corpusclean.schema.CLUSTER_COLUMNS` to ``paragraphs``.
+
+    Singletons get ``cluster_id`` null, size 1, and are their own canonical.
+    """
+    ordered = canonical_sort(paragraphs).with_row_index("_node")
+    n = ordered.height
+    if n == 0:
+        return paragraphs.with_columns(*(pl.lit(None, dtype=t).alias(c) for c, t in CLUSTER_COLUMNS.items()))
+    node_of = ordered.select("paragraph_id", "_node")
+    edges = (
+        links.select("left_id", "right_id")
+        .join(node_of.rename({"paragraph_id": "left_id", "_node": "_left"}), on="left_id")
+        .join(node_of.rename({"paragraph_id": "right_id", "_node": "_right"}), on="right_id")
+    )
+    left = edges["_left"].to_numpy().astype(np.int64)
+    right = edges["_right"].to_numpy().astype(np.int64)
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    # nodes are numbered in canonical order, so the smallest node of each component is its canonical
+    ordered = ordered.with_columns(pl.Series("_component", labels))
+    ordered = ordered.with_columns(
+        pl.col("paragraph_id").first().over("_component").alias("canonical_id"),
+        pl.col("doc_id").first().over("_component").alias("canonical_doc_id"),
+        pl.len().over("_component").cast(pl.Int32).alias("cluster_size"),
+        pl.col("outlet").filter(pl.col("outlet") != "").n_unique().over("_component").cast(pl.Int32)
+        .alias("cluster_outlets"),
+    )
+    direct = pl.concat([
+        links.select(pl.col("left_id").alias("canonical_id"), pl.col("right_id").alias("paragraph_id"), "jaccard"),
+        links.select(pl.col("right_id").alias("canonical_id"), pl.col("left_id").alias("paragraph_id"), "jaccard"),
+    ]).group_by("canonical_id", "paragraph_id").agg(pl.col("jaccard").max())
+    ordered = ordered.join(direct, on=["canonical_id", "paragraph_id"], how="left")
+    canonical_ids = ordered.filter(pl.col("cluster_size") > 1)["canonical_id"].unique().sort().to_list()
+    cluster_ids = pl.DataFrame({"canonical_id": canonical_ids,
+                                "cluster_id": [xxhash.xxh64_hexdigest(pid.encode()) for pid in canonical_ids]},
+                               schema={"canonical_id": pl.String, "cluster_id": pl.String})
+    is_canonical = pl.col("paragraph_id") == pl.col("canonical_id")
+    clustered = ordered.join(cluster_ids, on="canonical_id", how="left").with_columns(
+        is_canonical.alias("is_canonical"),
+        pl.when(is_canonical).then(1.0).otherwise(pl.col("jaccard")).alias("similarity"),
+    )
+    return clustered.select(*paragraphs.columns, *CLUSTER_COLUMNS).cast(CLUSTER_COLUMNS)

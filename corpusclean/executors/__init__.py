@@ -1,0 +1,1 @@
+"""Executors decide *where* phase A runs (this process, a process pool); the stages stay the same."""

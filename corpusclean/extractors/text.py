@@ -1,0 +1,63 @@
+"""Plain-text and Markdown pages: the light parser for already-extracted text.
+
+Scrapers often store articles as text with a little structure left in: a ``date YYYY-MM-DD`` prefix
+glued to the first line, Markdown links ``[text](url)``, ``**bold**`` and ``*emphasis*``, ``#``
+headings. This module turns such markup into plain text and pulls the date out, recording every span it
+cut so ``removed.parquet`` can explain it. Finding the title is left to
+:mod:`corpusclean.filters.titles`, after chrome such as photo credits has been stripped from the first
+line.
+
+Example:
+    >>> parsed = parse_text("date 2026-03-14 Title\\n\\nSee [the plan](https://x.example) **now**.", markdown=True)
+    >>> parsed.date, parsed.body
+    ('2026-03-14', 'Title\\n\\nSee the plan now.')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import regex
+
+_DATE_PREFIX = regex.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*", regex.IGNORECASE)
+_IMAGE = regex.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
+_LINK = regex.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
+_REFERENCE_LINK = regex.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]")
+_EMPHASIS = regex.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])(\*|_)(?=\S)(.+?)(?<=\S)\3(?![\w*])")
+_HEADING = regex.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)[ \t#]*$", regex.MULTILINE)
+_RULE_LINE = regex.compile(r"^[ \t]*([-*_])([ \t]*\1){2,}[ \t]*$", regex.MULTILINE)
+_STRAY_MARKUP = regex.compile(r"\*\*|__")
+
+
+@dataclass
+class ParsedText:
+    """Plain body text, the date found in a prefix, and the spans cut out as ``(text, reason)``."""
+
+    body: str
+    date: str | None = None
+    removed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def markdown_to_text(text: str) -> str:
+    """Markdown inline markup to plain text: links keep their text, images and rules go."""
+    text = _IMAGE.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = _REFERENCE_LINK.sub(r"\1", text)
+    text = _HEADING.sub(r"\1", text)
+    text = _RULE_LINE.sub("", text)
+    previous = None
+    while previous != text:  # nested emphasis (**[*x*]**) unwraps one level per pass
+        previous, text = text, _EMPHASIS.sub(lambda m: m.group(2) if m.group(2) is not None else m.group(4), text)
+    return _STRAY_MARKUP.sub("", text)
+
+
+def parse_text(text: str, markdown: bool) -> ParsedText:
+    """Parse one text or Markdown page (markup is also unwrapped in ``.txt``: scrapers leave it there)."""
+    parsed = ParsedText(body=text)
+    match = _DATE_PREFIX.match(parsed.body)
+    if match:
+        parsed.date = match.group(1)
+        parsed.removed.append((match.group(0).strip(), "text.date_prefix"))
+        parsed.body = parsed.body[match.end():]
+    parsed.body = markdown_to_text(parsed.body)
+    return parsed

@@ -1,0 +1,211 @@
+"""Rule packs: data-driven chrome detectors, each removal tagged with the id of the rule that made it.
+
+A *pack* is a TOML file of rules. ``configs/generic_rules.toml`` applies to every document;
+``configs/sites/<name>.toml`` applies to one outlet, matched by outlet name or URL domain, and may also
+*detect* that outlet from text (``detect`` regexes, e.g. a dateline naming the site). A rule judges one
+normalized line:
+
+* ``scope = "paragraph"``: ``pattern`` must match the whole line, which is then removed;
+* ``scope = "span"``: every match is cut out; a line left empty is removed.
+
+A rule whose pattern has a ``(?P<date>...)`` group dates the document when nothing else did.
+Patterns use the ``regex`` module (Unicode properties such as ``\\p{Lu}``), case-insensitive unless
+``ignore_case = false``.
+
+Example:
+    >>> pack = RulePack.from_dict({"rule": [{"id": "x.views", "scope": "paragraph",
+    ...                                     "pattern": r"\\d+ views"}]}, "inline")
+    >>> result = apply_rules(["Real news.", "8950 views"], [pack], disabled=())
+    >>> result.kept, [(r.unit_idx, r.rule_id) for r in result.removed]
+    (['Real news.'], [(1, 'x.views')])
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import regex
+
+from ..errors import UsageError
+
+_SCOPES = ("paragraph", "span")
+_RULE_KEYS = {"id", "scope", "pattern", "description", "ignore_case"}
+_PACK_KEYS = {"outlet", "domains", "detect", "rule"}
+_DATE_FORMATS = ("%Y-%m-%d", "%B %d, %Y", "%B %d %Y", "%b %d, %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y",
+                 "%b. %d, %Y", "%d %b. %Y")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    scope: str
+    pattern: regex.Pattern[str]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RulePack:
+    """Rules of one file; ``outlet`` is ``None`` for the generic pack."""
+
+    name: str
+    rules: tuple[Rule, ...]
+    outlet: str | None = None
+    domains: tuple[str, ...] = ()
+    detect: tuple[regex.Pattern[str], ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], name: str) -> "RulePack":
+        unknown = set(data) - _PACK_KEYS
+        if unknown:
+            raise UsageError(f"rule pack {name}: unknown key(s) {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(sorted(_PACK_KEYS))})")
+        rules = tuple(_make_rule(raw, name) for raw in data.get("rule", []))
+        ids = [rule.id for rule in rules]
+        duplicated = {rule_id for rule_id in ids if ids.count(rule_id) > 1}
+        if duplicated:
+            raise UsageError(f"rule pack {name}: rule id(s) used twice: {', '.join(sorted(duplicated))}")
+        return cls(
+            name=name,
+            rules=rules,
+            outlet=data.get("outlet"),
+            domains=tuple(domain.lower() for domain in data.get("domains", [])),
+            detect=tuple(_compile(pattern, name, "detect", True) for pattern in data.get("detect", [])),
+        )
+
+    def matches_outlet(self, outlet: str | None, host: str | None) -> bool:
+        """Whether this site pack applies to a document of ``outlet`` served from ``host``."""
+        if self.outlet is None:
+            return True
+        if outlet and outlet.casefold() == self.outlet.casefold():
+            return True
+        return bool(host) and any(host == d or host.endswith("." + d) for d in self.domains)
+
+
+def _compile(pattern: str, pack: str, rule_id: str, ignore_case: bool) -> regex.Pattern[str]:
+    try:
+        return regex.compile(pattern, regex.IGNORECASE if ignore_case else 0)
+    except regex.error as exc:
+        raise UsageError(f"rule pack {pack}: rule {rule_id}: bad pattern: {exc}") from None
+
+
+def _make_rule(raw: dict[str, Any], pack: str) -> Rule:
+    unknown = set(raw) - _RULE_KEYS
+    missing = {"id", "scope", "pattern"} - set(raw)
+    if unknown or missing:
+        problem = f"unknown key(s) {', '.join(sorted(unknown))}" if unknown else f"missing {', '.join(sorted(missing))}"
+        raise UsageError(f"rule pack {pack}: rule {raw.get('id', '?')}: {problem}")
+    if raw["scope"] not in _SCOPES:
+        raise UsageError(f"rule pack {pack}: rule {raw['id']}: scope must be one of {', '.join(_SCOPES)}")
+    pattern = _compile(raw["pattern"], pack, raw["id"], raw.get("ignore_case", True))
+    return Rule(raw["id"], raw["scope"], pattern, raw.get("description", ""))
+
+
+def load_pack(path: Path) -> RulePack:
+    """Read one pack file. Raises :class:`UsageError` naming the file and key on any problem."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"rule pack {path}: {exc}") from None
+    return RulePack.from_dict(data, path.name)
+
+
+def load_packs(generic_path: Path, sites_dir: Path) -> tuple[list[RulePack], list[str]]:
+    """The generic pack followed by the site packs of ``sites_dir`` in name order, and their raw texts
+    (hashed into the config hash, so editing a rule changes it)."""
+    if not sites_dir.is_dir():
+        raise UsageError(f"rules.sites_dir is not a folder: {sites_dir}")
+    paths = [generic_path, *sorted(sites_dir.glob("*.toml"))]
+    return [load_pack(path) for path in paths], [path.read_text("utf-8") for path in paths]
+
+
+def parse_date(text: str) -> str | None:
+    """An ISO date from the few formats datelines use (``June 06, 2017``, ``5 June 2017``, ISO)."""
+    cleaned = regex.sub(r"\s*,\s*", ", ", regex.sub(r"\s+", " ", text.strip()))
+    for candidate in (cleaned, cleaned.replace(",", "")):
+        for fmt in _DATE_FORMATS:
+            try:
+                return dt.datetime.strptime(candidate, fmt).date().isoformat()
+            except ValueError:
+                continue
+    return None
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A span removed from unit ``unit_idx`` (characters ``char_start:char_end`` of that unit)."""
+
+    unit_idx: int
+    char_start: int
+    char_end: int
+    text: str
+    rule_id: str
+
+
+@dataclass
+class RuleResult:
+    kept: list[str]
+    kept_idx: list[int] = field(default_factory=list)
+    removed: list[Removal] = field(default_factory=list)
+    date: str | None = None
+
+
+def apply_rules(units: Sequence[str], packs: Iterable[RulePack], disabled: Iterable[str]) -> RuleResult:
+    """Apply every rule of ``packs`` to every unit (packs already chosen for this document's outlet)."""
+    off = set(disabled)
+    rules = [rule for pack in packs for rule in pack.rules if rule.id not in off]
+    result = RuleResult(kept=[])
+    for index, unit in enumerate(units):
+        text = unit
+        for rule in rules:
+            if rule.scope == "paragraph":
+                match = rule.pattern.fullmatch(text)
+                if match:
+                    result.removed.append(Removal(index, 0, len(unit), unit, rule.id))
+                    result.date = result.date or _date_of(match)
+                    text = ""
+                    break
+            else:
+                text = _cut_spans(text, unit, index, rule, result)
+                if not text:
+                    break
+        if text:
+            result.kept.append(text)
+            result.kept_idx.append(index)
+    return result
+
+
+def _cut_spans(text: str, unit: str, index: int, rule: Rule, result: RuleResult) -> str:
+    matches = [m for m in rule.pattern.finditer(text) if m.end() > m.start()]
+    if not matches:
+        return text
+    # Offsets are reported in the unit as segmented; after an earlier cut the text is shorter, so
+    # locate each span in the original unit by its text.
+    for match in matches:
+        start = unit.find(match.group(0))
+        result.removed.append(Removal(index, max(start, 0), max(start, 0) + len(match.group(0)),
+                                      match.group(0), rule.id))
+        result.date = result.date or _date_of(match)
+    pieces, last = [], 0
+    for match in matches:
+        pieces.append(text[last:match.start()])
+        last = match.end()
+    pieces.append(text[last:])
+    return regex.sub(r"\s+", " ", "".join(pieces)).strip()
+
+
+def _date_of(match: regex.Match[str]) -> str | None:
+    raw = match.groupdict().get("date")
+    return parse_date(raw) if raw else None
+
+
+def detect_outlet(text: str, packs: Iterable[RulePack]) -> str | None:
+    """The outlet of the first site pack whose ``detect`` pattern occurs in ``text``."""
+    for pack in packs:
+        if pack.outlet and any(pattern.search(text) for pattern in pack.detect):
+            return pack.outlet
+    return None

@@ -1,0 +1,1 @@
+"""Readers: find input files, split them into page records, decode their bytes."""

@@ -1,0 +1,56 @@
+"""Column schemas of the output tables: one place that names every column and its type.
+
+``documents`` one row per input page, ``paragraphs`` one per kept paragraph, ``removed`` one per
+stripped span, ``links`` one per verified pair of paragraphs, ``errors`` one per input that failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import polars as pl
+
+DOCUMENTS: dict[str, pl.DataType] = {
+    "doc_id": pl.String, "source_path": pl.String, "record_offset": pl.Int64, "source_hash": pl.String,
+    "format": pl.String, "container": pl.String, "encoding": pl.String, "encoding_evidence": pl.String,
+    "outlet": pl.String, "outlet_source": pl.String, "url": pl.String, "title": pl.String,
+    "date": pl.String, "author": pl.String, "sitename": pl.String, "text": pl.String,
+    "n_paragraphs": pl.Int32, "n_removed": pl.Int32, "n_chars": pl.Int32, "config_hash": pl.String,
+}
+
+PARAGRAPHS: dict[str, pl.DataType] = {
+    "paragraph_id": pl.String, "doc_id": pl.String, "para_idx": pl.Int32, "is_title": pl.Boolean,
+    "text": pl.String, "char_start": pl.Int32, "char_end": pl.Int32, "source_units": pl.List(pl.Int32),
+    "n_words": pl.Int32, "exact_hash": pl.UInt64, "source_path": pl.String, "record_offset": pl.Int64,
+    "outlet": pl.String, "date": pl.String, "config_hash": pl.String,
+}
+
+# Columns phase B adds to paragraphs.
+CLUSTER_COLUMNS: dict[str, pl.DataType] = {
+    "cluster_id": pl.String, "cluster_size": pl.Int32, "is_canonical": pl.Boolean,
+    "canonical_id": pl.String, "canonical_doc_id": pl.String, "similarity": pl.Float64,
+    "cluster_outlets": pl.Int32,
+}
+
+REMOVED: dict[str, pl.DataType] = {
+    "doc_id": pl.String, "source_path": pl.String, "unit_idx": pl.Int32, "char_start": pl.Int32,
+    "char_end": pl.Int32, "text": pl.String, "reason": pl.String, "stage": pl.String, "outlet": pl.String,
+}
+
+LINKS: dict[str, pl.DataType] = {
+    "left_id": pl.String, "right_id": pl.String, "left_doc_id": pl.String, "right_doc_id": pl.String,
+    "kind": pl.String, "jaccard": pl.Float64, "containment_left": pl.Float64, "containment_right": pl.Float64,
+}
+
+ERRORS: dict[str, pl.DataType] = {
+    "doc_id": pl.String, "source_path": pl.String, "record_offset": pl.Int64, "stage": pl.String,
+    "error_type": pl.String, "message": pl.String,
+}
+
+
+def frame(rows: Iterable[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Rows (dicts) to a DataFrame with exactly ``schema``'s columns, in its order, even when empty."""
+    rows = list(rows)
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame(rows, schema=schema, orient="row" if isinstance(rows[0], (list, tuple)) else None)

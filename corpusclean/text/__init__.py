@@ -1,0 +1,1 @@
+"""Text-level stages: normalization and paragraph segmentation."""

@@ -1,0 +1,81 @@
+"""Segmentation: raw extracted text to a list of normalized paragraphs.
+
+A *unit* is one non-empty line of the extracted text after :func:`~corpusclean.text.normalize.normalize`.
+News extractors (trafilatura, scrapers) put one paragraph on a line, so a line is the unit that chrome
+rules judge. After the rules have run, :func:`rejoin_broken` glues back paragraphs that a crawler split
+mid-sentence: a unit that ends without terminal punctuation followed by one that starts with a
+lowercase letter, whether a blank line or a single newline came between them.
+
+Example:
+    >>> [u.text for u in split_units("Title\\n\\nThe law was\\n\\npassed today.\\n")]
+    ['Title', 'The law was', 'passed today.']
+    >>> rejoin_broken(["The law was", "passed today.", "Next one."])
+    [('The law was passed today.', [0, 1]), ('Next one.', [2])]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+from .normalize import normalize
+
+# A word is a run of non-space characters, except in scripts written without spaces, where each
+# ideograph or kana counts as one (a Chinese word averages about 1.5 characters).
+_WORD = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]|[^\s\p{Han}\p{Hiragana}\p{Katakana}]+")
+
+# A paragraph that ends in one of these is finished (straight quotes: text is already normalized).
+_TERMINAL = frozenset(".!?:;\"')]}…>|*")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One non-empty normalized line and its position in the extracted text."""
+
+    text: str
+    line_no: int
+
+
+def split_units(text: str) -> list[Unit]:
+    """Split extracted text into normalized non-empty lines (blank and invisible-only lines dropped)."""
+    units = []
+    for line_no, line in enumerate(text.splitlines()):
+        normalized = normalize(line)
+        if normalized:
+            units.append(Unit(normalized, line_no))
+    return units
+
+
+def word_count(text: str) -> int:
+    """Words in ``text``; ideographs and kana count one each.
+
+    >>> word_count("Three small words"), word_count("東京に行く")
+    (3, 5)
+    """
+    return len(_WORD.findall(text))
+
+
+def is_broken_pair(previous: str, following: str) -> bool:
+    """True when ``previous`` stops mid-sentence and ``following`` continues it."""
+    if not previous or not following or previous[-1] in _TERMINAL:
+        return False
+    first = following[0]
+    return first.isalpha() and first.islower()
+
+
+def rejoin_broken(paragraphs: list[str]) -> list[tuple[str, list[int]]]:
+    """Join each paragraph broken mid-sentence to its continuation.
+
+    Returns:
+        ``(text, source_indexes)`` per resulting paragraph, ``source_indexes`` naming the input
+        paragraphs it was made of, so offsets and provenance survive the join.
+    """
+    joined: list[tuple[str, list[int]]] = []
+    for index, paragraph in enumerate(paragraphs):
+        if joined and is_broken_pair(joined[-1][0], paragraph):
+            text, sources = joined[-1]
+            joined[-1] = (f"{text} {paragraph}", [*sources, index])
+        else:
+            joined.append((paragraph, [index]))
+    return joined

@@ -1,0 +1,36 @@
+"""Shared fixtures: the repository root, the bundled sample corpus, and ../shared when present."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RAW = REPO / "raw"
+SHARED = REPO.parent / "shared"
+SEEDS = SHARED / "seeds"
+
+
+def seeds_or_skip() -> Path:
+    if not (SEEDS / "expected.json").is_file():
+        pytest.skip("../shared/seeds is absent (it sits beside the checkout in CI); nothing to check against")
+    return SEEDS
+
+
+@pytest.fixture(scope="session")
+def expected() -> dict:
+    return json.loads((seeds_or_skip() / "expected.json").read_text("utf-8"))
+
+
+@pytest.fixture(scope="session")
+def seed_corpus(tmp_path_factory) -> Path:
+    """The five seed texts (without expected.json) in a folder of their own named ``seeds``."""
+    source = seeds_or_skip()
+    target = tmp_path_factory.mktemp("corpus") / "seeds"
+    target.mkdir()
+    for path in sorted(source.glob("*.txt")):
+        shutil.copyfile(path, target / path.name)
+    return target
