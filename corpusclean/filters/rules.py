@@ -126,6 +126,7 @@ def load_packs(generic_path: Path, sites_dir: Path) -> tuple[list[RulePack], lis
 def parse_date(text: str) -> str | None:
     """An ISO date from the few formats datelines use (``June 06, 2017``, ``5 June 2017``, ISO)."""
     cleaned = regex.sub(r"\s*,\s*", ", ", regex.sub(r"\s+", " ", text.strip()))
+    cleaned = regex.sub(r"(?i)\bsept\b", "Sep", cleaned)  # strptime knows "Sep" and "September" only
     for candidate in (cleaned, cleaned.replace(",", "")):
         for fmt in _DATE_FORMATS:
             try:

@@ -74,8 +74,26 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str, st
                 return data.decode(name), name, "declared"
         except (LookupError, UnicodeDecodeError):
             pass
-    best = from_bytes(data).best()
+    best = _best_guess(data)
     if best is None or best.encoding is None:
         raise InputError("decode", "undecodable", "bytes are not text in any encoding tried (no BOM, not UTF-8, "
                          f"declared {declared or 'nothing'}, detection found none)")
     return str(best), codecs.lookup(best.encoding).name, "detected"
+
+
+# Central-European code pages that charset-normalizer sometimes prefers for Western text: cp1250
+# turns French "è" into "č". When the Western reading is about as coherent, Western wins, being far
+# more common on the web.
+_CENTRAL_EUROPEAN = {"cp1250", "iso8859_2", "mac_latin2"}
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
+
+
+def _best_guess(data: bytes):
+    matches = from_bytes(data)
+    best = matches.best()
+    if best is None or best.encoding not in _CENTRAL_EUROPEAN:
+        return best
+    for match in matches:
+        if match.encoding in _WESTERN and match.chaos <= best.chaos + 0.05:
+            return match
+    return best

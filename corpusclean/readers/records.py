@@ -137,8 +137,10 @@ def _sniff(data: bytes, source_path: str) -> str:
             raise InputError("read", "binary", f"content is a {name}, not a web page or text")
     head = data[:8192]
     lowered = source_path.lower().removesuffix(".gz")
-    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if b"\x00" in head and not utf16:
+    wide = _wide_unicode_head(head)
+    if wide is not None:
+        head = wide  # UTF-16/32 put NULs between ASCII letters: sniff the decoded text instead
+    elif b"\x00" in head:
         raise InputError("read", "binary", "content is binary (NUL bytes), not a web page or text")
     if lowered.endswith(_JSONL_SUFFIXES):
         return "jsonl"
@@ -147,6 +149,16 @@ def _sniff(data: bytes, source_path: str) -> str:
     if lowered.endswith(_MARKDOWN_SUFFIXES):
         return "markdown"
     return "text"
+
+
+def _wide_unicode_head(head: bytes) -> bytes | None:
+    """The start of a UTF-16/32 text with a byte-order mark, re-encoded as UTF-8; else ``None``."""
+    for bom, encoding in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if head.startswith(bom):
+            usable = len(head) - len(head) % (4 if encoding == "utf-32" else 2)
+            return head[:usable].decode(encoding, "ignore").encode("utf-8")
+    return None
 
 
 def _make_record(file: InputFile, offset: int, data: bytes, kind: str, container: str,
