@@ -19,7 +19,8 @@ from .extractors.outlet import resolve_outlet  # noqa: E402
 from .extractors.text import parse_text  # noqa: E402
 from .filters.rules import apply_rules, load_packs  # noqa: E402
 from .filters.titles import split_title  # noqa: E402
-from .pipeline import RunResult, phase_a_tables, phase_b, run  # noqa: E402
+from .dedup.phase_b import run_phase_b  # noqa: E402
+from .pipeline import RunResult, run, run_dedup, run_extract  # noqa: E402
 from .readers.decode import decode_bytes  # noqa: E402
 from .readers.discover import discover  # noqa: E402
 from .readers.records import read_records  # noqa: E402
@@ -29,6 +30,6 @@ from .text.segment import rejoin_broken, split_units  # noqa: E402
 __all__ = [
     "Config", "Context", "InputError", "Rows", "RunResult", "UsageError", "apply_rules", "assign_clusters",
     "clean_file", "clean_record", "decode_bytes", "discover", "exact_links", "extract_html", "load_config",
-    "load_packs", "normalize", "parse_text", "phase_a_tables", "phase_b", "read_records", "rejoin_broken",
-    "resolve_outlet", "run", "split_title", "split_units",
+    "load_packs", "normalize", "parse_text", "read_records", "rejoin_broken", "resolve_outlet", "run",
+    "run_dedup", "run_extract", "run_phase_b", "split_title", "split_units",
 ]

@@ -47,44 +47,125 @@ def _root(
     """
 
 
+InputsArg = Annotated[list[Path], typer.Argument(
+    help="Files or folders to clean (folders are read recursively; raw/<outlet>/... names the outlet).",
+    show_default=False)]
+OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder for the Parquet tables and manifest.json.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config overlaid on configs/default.toml.")]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Processes for per-document work (default: all cores).")]
+FreshOpt = Annotated[bool, typer.Option("--fresh/--resume", help="Start over, or (default) keep the shards an interrupted run with the same inputs and config finished.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for usage errors.")]
+
+
+class _ProgressDisplay:
+    """One rich progress display across phases: files/s and ETA while cleaning, then the corpus pass."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.progress = Progress(TextColumn("[bold]{task.description:<6}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"),
+                                 TimeRemainingColumn(), console=Console(stderr=True, quiet=quiet),
+                                 transient=True, disable=quiet)
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> "_ProgressDisplay":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total, rate="")
+        task = self.progress.tasks[self.tasks[stage]]
+        rate = f"{done / task.elapsed:.1f} files/s" if stage == "clean" and task.elapsed else ""
+        self.progress.update(self.tasks[stage], completed=done, total=total, rate=rate)
+
+
 @app.command()
 def run(
-    inputs: Annotated[list[Path], typer.Argument(help="Files or folders to clean (folders are read recursively; "
-                                                      "raw/<outlet>/... names the outlet).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder for the Parquet tables and manifest.json.")] = Path("out"),
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config overlaid on configs/default.toml.")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Processes for per-document work (default: all cores).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+    inputs: InputsArg,
+    output: OutputOpt = Path("out"),
+    config: ConfigOpt = None,
+    workers: WorkersOpt = None,
+    fresh: FreshOpt = False,
+    quiet: QuietOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when any input failed.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for usage errors.")] = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Clean INPUTS into OUTPUT: documents, paragraphs, removed, links and errors tables.
+
+    Runs phase A (per page: extract, normalize, strip chrome) and phase B (across the corpus: exact,
+    near and contained duplicates, same-site templates, clusters).
 
     Example: corpusclean run raw -o out --workers 2
     """
     from .pipeline import run as run_pipeline
 
-    console = Console(stderr=True, quiet=quiet)
     try:
-        with Progress(TextColumn("[bold]{task.description:<6}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"),
-                      TimeRemainingColumn(), console=console, transient=True, disable=quiet) as progress:
-            tasks: dict[str, TaskID] = {}
+        with _ProgressDisplay(quiet) as progress:
+            result = run_pipeline(inputs, output, config=config, workers=workers, fresh=fresh, on_progress=progress)
+    except UsageError as error:
+        _usage_exit(error, debug)
+    _finish(result, quiet, strict)
 
-            def on_progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = progress.add_task(stage, total=total, rate="")
-                task = progress.tasks[tasks[stage]]
-                rate = f"{done / task.elapsed:.0f} docs/s" if stage == "clean" and task.elapsed else ""
-                progress.update(tasks[stage], completed=done, total=total, rate=rate)
 
-            result = run_pipeline(inputs, output, config=config, workers=workers, on_progress=on_progress)
+@app.command()
+def extract(
+    inputs: InputsArg,
+    output: OutputOpt = Path("out"),
+    config: ConfigOpt = None,
+    workers: WorkersOpt = None,
+    fresh: FreshOpt = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Phase A only: clean every page of INPUTS into shard tables under OUTPUT/_work.
+
+    Follow with `corpusclean dedup OUTPUT`. Example: corpusclean extract raw -o out
+    """
+    from .pipeline import run_extract
+
+    try:
+        with _ProgressDisplay(quiet) as progress:
+            record = run_extract(inputs, output, config=config, workers=workers, fresh=fresh, on_progress=progress)
     except UsageError as error:
         _usage_exit(error, debug)
     if not quiet:
+        Console().print(f"phase A: {record['files']:,} files in {len(record['shards'])} shard(s) "
+                        f"({record['shards_resumed']} resumed) in {record['timings_seconds']['phase_a_total']:.2f} s; "
+                        f"next: corpusclean dedup {output}")
+
+
+@app.command()
+def dedup(
+    output: Annotated[Path, typer.Argument(help="Folder holding phase-A output (from `extract` or `run`).")],
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Config whose [dedup] section to use (default: the one phase A ran with).")] = None,
+    quiet: QuietOpt = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when any input failed.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Phase B only: link, de-template and cluster the paragraphs of OUTPUT, and write its tables.
+
+    Example: corpusclean dedup out --config stricter.toml
+    """
+    from .pipeline import run_dedup
+
+    try:
+        with _ProgressDisplay(quiet) as progress:
+            result = run_dedup(output, config=config, on_progress=progress)
+    except UsageError as error:
+        _usage_exit(error, debug)
+    _finish(result, quiet, strict)
+
+
+def _finish(result, quiet: bool, strict: bool) -> None:
+    if not quiet:
         _print_summary(result, Console())
     if strict and result.counts["errors"]:
-        err_console.print(f"[red]--strict: {result.counts['errors']} input(s) failed; see {output / 'errors.parquet'}")
+        err_console.print(f"[red]--strict: {result.counts['errors']} input(s) failed; "
+                          f"see {result.output / 'errors.parquet'}")
         raise typer.Exit(1)
 
 
@@ -106,7 +187,9 @@ def _print_summary(result, console: Console) -> None:
     table.add_row("paragraphs kept", f"{counts['paragraphs']:,}")
     table.add_row("spans removed", f"{counts['removed']:,}")
     table.add_row("duplicate paragraphs", f"{counts['duplicate_paragraphs']:,} in {counts['clusters']:,} clusters")
-    table.add_row("links", f"{counts['links']:,}")
+    table.add_row("links", f"{counts['links']:,} ({counts['links_exact']:,} exact, {counts['links_near']:,} near, "
+                           f"{counts['links_contained']:,} contained)")
+    table.add_row("template paragraphs removed", f"{counts['templates_removed']:,}")
     table.add_row("time", f"{timings['total']:.2f} s ({counts['inputs'] / max(timings['total'], 1e-9):.0f} docs/s)")
     console.print(table)
     if result.removed_by_reason:

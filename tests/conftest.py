@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,3 +36,13 @@ def seed_corpus(tmp_path_factory) -> Path:
     for path in sorted(source.glob("*.txt")):
         shutil.copyfile(path, target / path.name)
     return target
+
+
+def load_benchmark_module(name: str):
+    """Import ``benchmarks/<name>.py`` (not a package) so tests can reuse its generators."""
+    path = REPO / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module

@@ -20,25 +20,29 @@ from ..schema import CLUSTER_COLUMNS
 from .exact import canonical_sort
 
 
+def components(paragraph_ids: pl.Series, links: pl.DataFrame) -> np.ndarray:
+    """Connected-component label of each of ``paragraph_ids`` in the undirected graph of ``links``
+    (columns ``left_id``, ``right_id``); components are numbered in order of their first member."""
+    nodes = pl.DataFrame({"paragraph_id": paragraph_ids}).with_row_index("_node")
+    edges = (links.select("left_id", "right_id")
+             .join(nodes.rename({"paragraph_id": "left_id", "_node": "_l"}), on="left_id")
+             .join(nodes.rename({"paragraph_id": "right_id", "_node": "_r"}), on="right_id"))
+    n = nodes.height
+    graph = coo_matrix((np.ones(edges.height, dtype=np.int8),
+                        (edges["_l"].to_numpy().astype(np.int64), edges["_r"].to_numpy().astype(np.int64))),
+                       shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
 def assign_clusters(paragraphs: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
     """Add the cluster columns of :data:`corpusclean.schema.CLUSTER_COLUMNS` to ``paragraphs``.
 
     Singletons get ``cluster_id`` null, size 1, and are their own canonical.
     """
-    ordered = canonical_sort(paragraphs).with_row_index("_node")
-    n = ordered.height
-    if n == 0:
+    ordered = canonical_sort(paragraphs)
+    if ordered.is_empty():
         return paragraphs.with_columns(*(pl.lit(None, dtype=t).alias(c) for c, t in CLUSTER_COLUMNS.items()))
-    node_of = ordered.select("paragraph_id", "_node")
-    edges = (
-        links.select("left_id", "right_id")
-        .join(node_of.rename({"paragraph_id": "left_id", "_node": "_left"}), on="left_id")
-        .join(node_of.rename({"paragraph_id": "right_id", "_node": "_right"}), on="right_id")
-    )
-    left = edges["_left"].to_numpy().astype(np.int64)
-    right = edges["_right"].to_numpy().astype(np.int64)
-    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
+    labels = components(ordered["paragraph_id"], links)
     # nodes are numbered in canonical order, so the smallest node of each component is its canonical
     ordered = ordered.with_columns(pl.Series("_component", labels))
     ordered = ordered.with_columns(

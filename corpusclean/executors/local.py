@@ -1,19 +1,24 @@
-"""Local executor: phase A over input files in a process pool.
+"""Local executor: phase-A shards in a process pool.
 
 Each worker rebuilds the :class:`~corpusclean.clean.Context` once from the config's JSON (rule packs
-compile once per process, not per file) and returns plain row lists. Results come back as they finish
-so the progress bar moves; the pipeline sorts the tables afterwards, so the output does not depend on
-the worker count or on completion order.
+compile once per process, not per file), processes a whole shard and writes its tables itself, so
+rows never travel back through the parent and memory stays bounded by the shard, not the corpus.
+Shards finish in any order; phase B sorts, so the output does not depend on the worker count.
+
+Workers are *spawned*, not forked: the parent has used polars (and numba) threads by then, and a
+forked child can inherit a lock held by a thread that does not exist in it and hang for ever (polars
+documents this; it happened here with four shards on two workers).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Callable
 
-from ..clean import Rows, clean_file, context_from_json
-from ..readers.discover import InputFile
+from ..shards import Shard, process_shard
 
 
 def default_workers() -> int:
@@ -24,30 +29,20 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _clean_batch(files: list[InputFile], values_json: str) -> tuple[list[InputFile], Rows]:
-    context = context_from_json(values_json)
-    rows = Rows()
-    for file in files:
-        rows.extend(clean_file(file, context))
-    return files, rows
-
-
-def map_files(files: list[InputFile], values_json: str, workers: int,
-              on_done: Callable[[list[InputFile]], None] | None = None) -> Iterator[Rows]:
-    """Yield the phase-A rows of ``files``, in batches, using ``workers`` processes (1: in this one)."""
-    batch_size = max(1, min(64, len(files) // (workers * 8) or 1))
-    batches = [files[i:i + batch_size] for i in range(0, len(files), batch_size)]
-    if workers <= 1 or len(batches) <= 1:
-        for batch in batches:
-            done, rows = _clean_batch(batch, values_json)
+def run_shards(shards: list[Shard], values_json: str, shards_dir: Path, workers: int,
+               on_done: Callable[[Shard], None] | None = None) -> None:
+    """Process ``shards`` with ``workers`` processes (1: in this process), calling ``on_done`` per shard."""
+    if workers <= 1 or len(shards) <= 1:
+        for shard in shards:
+            process_shard(shard, values_json, str(shards_dir))
             if on_done:
-                on_done(done)
-            yield rows
+                on_done(shard)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_clean_batch, batch, values_json) for batch in batches]
+    by_index = {shard.index: shard for shard in shards}
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(shards)), mp_context=spawn) as pool:
+        futures = [pool.submit(process_shard, shard, values_json, str(shards_dir)) for shard in shards]
         for future in as_completed(futures):
-            done, rows = future.result()
+            index, _ = future.result()
             if on_done:
-                on_done(done)
-            yield rows
+                on_done(by_index[index])

@@ -1,0 +1,105 @@
+"""Shards: the unit of phase-A work, of atomic output and of resumption.
+
+Discovered files, in sorted order, are cut into shards of ``run.shard_files`` files. A shard's folder
+name carries its index and a hash of its file list and of the config hash, so a rerun with the same
+inputs and config finds its finished shards and skips them, while a changed config or input list
+starts them anew. A worker writes a shard's four tables into a hidden temporary folder and renames the
+folder into place, which is atomic: a shard folder either holds all its tables or does not exist, so a
+run killed at any moment (even ``kill -9``) leaves only whole shards to resume from.
+
+Layout::
+
+    OUT/_work/shards/shard-00000-<hash>/{documents,paragraphs,removed,errors}.parquet
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import xxhash
+
+from .clean import Rows, clean_file, context_from_json
+from .readers.discover import InputFile
+from .schema import DOCUMENTS, ERRORS, PARAGRAPHS, REMOVED, frame
+
+PHASE_A_TABLES = {"documents": DOCUMENTS, "paragraphs": PARAGRAPHS, "removed": REMOVED, "errors": ERRORS}
+SORT_KEYS = {
+    "documents": ["source_path", "record_offset"],
+    "paragraphs": ["source_path", "record_offset", "para_idx"],
+    "removed": ["source_path", "doc_id", "unit_idx", "char_start", "reason"],
+    "errors": ["source_path", "record_offset"],
+}
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Files ``files`` processed together; ``name`` is stable for the same files and config."""
+
+    index: int
+    files: tuple[InputFile, ...]
+    name: str
+
+
+def plan_shards(files: list[InputFile], shard_files: int, config_hash: str) -> list[Shard]:
+    """Cut sorted ``files`` into shards of ``shard_files``."""
+    shards = []
+    for index, start in enumerate(range(0, len(files), shard_files)):
+        chunk = tuple(files[start:start + shard_files])
+        digest = xxhash.xxh64(config_hash.encode())
+        for file in chunk:
+            digest.update(file.source_path.encode() + b"\0" + str(file.path).encode() + b"\0")
+        shards.append(Shard(index, chunk, f"shard-{index:05d}-{digest.hexdigest()[:12]}"))
+    return shards
+
+
+def rows_to_tables(rows: Rows) -> dict[str, pl.DataFrame]:
+    """Phase-A rows to the four sorted tables."""
+    raw = {"documents": rows.documents, "paragraphs": rows.paragraphs, "removed": rows.removed, "errors": rows.errors}
+    return {name: frame(raw[name], schema).sort(SORT_KEYS[name], nulls_last=False)
+            for name, schema in PHASE_A_TABLES.items()}
+
+
+def write_shard(tables: dict[str, pl.DataFrame], shards_dir: Path, name: str) -> None:
+    """Write a shard's tables into a temporary folder and rename it into place (atomic)."""
+    final = shards_dir / name
+    temporary = shards_dir / f".{name}.{os.getpid()}.tmp"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    for table_name, table in tables.items():
+        table.write_parquet(temporary / f"{table_name}.parquet", compression="zstd")
+    try:
+        os.rename(temporary, final)
+    except OSError:  # another worker finished the same shard first: keep its copy
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def process_shard(shard: Shard, values_json: str, shards_dir: str) -> tuple[int, int]:
+    """Phase A for one shard, written atomically. Returns ``(shard index, files done)``."""
+    context = context_from_json(values_json)
+    rows = Rows()
+    for file in shard.files:
+        rows.extend(clean_file(file, context))
+    write_shard(rows_to_tables(rows), Path(shards_dir), shard.name)
+    return shard.index, len(shard.files)
+
+
+def finished(shards_dir: Path) -> set[str]:
+    """Names of the shard folders already complete."""
+    if not shards_dir.is_dir():
+        return set()
+    return {entry.name for entry in shards_dir.iterdir() if entry.is_dir() and not entry.name.startswith(".")}
+
+
+def read_shards(shards_dir: Path, names: list[str]) -> dict[str, pl.DataFrame]:
+    """The phase-A tables of the named shards, concatenated and sorted."""
+    tables = {}
+    for table_name, schema in PHASE_A_TABLES.items():
+        paths = [shards_dir / name / f"{table_name}.parquet" for name in names]
+        parts = [pl.read_parquet(path) for path in paths]
+        table = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+        tables[table_name] = table.sort(SORT_KEYS[table_name], nulls_last=False)
+    return tables
