@@ -54,6 +54,8 @@ OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder f
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config overlaid on configs/default.toml.")]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Processes for per-document work (default: all cores).")]
 FreshOpt = Annotated[bool, typer.Option("--fresh/--resume", help="Start over, or (default) keep the shards an interrupted run with the same inputs and config finished.")]
+EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Where phase A runs: local (process pool) or ray (Ray Data; pip install 'corpusclean[ray]').")]
+AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for usage errors.")]
 
@@ -90,6 +92,8 @@ def run(
     config: ConfigOpt = None,
     workers: WorkersOpt = None,
     fresh: FreshOpt = False,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
     quiet: QuietOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when any input failed.")] = False,
     debug: DebugOpt = False,
@@ -105,7 +109,8 @@ def run(
 
     try:
         with _ProgressDisplay(quiet) as progress:
-            result = run_pipeline(inputs, output, config=config, workers=workers, fresh=fresh, on_progress=progress)
+            result = run_pipeline(inputs, output, config=config, workers=workers, fresh=fresh, on_progress=progress,
+                                  engine=engine, address=address)
     except UsageError as error:
         _usage_exit(error, debug)
     _finish(result, quiet, strict)
@@ -118,6 +123,8 @@ def extract(
     config: ConfigOpt = None,
     workers: WorkersOpt = None,
     fresh: FreshOpt = False,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -129,7 +136,8 @@ def extract(
 
     try:
         with _ProgressDisplay(quiet) as progress:
-            record = run_extract(inputs, output, config=config, workers=workers, fresh=fresh, on_progress=progress)
+            record = run_extract(inputs, output, config=config, workers=workers, fresh=fresh, on_progress=progress,
+                                 engine=engine, address=address)
     except UsageError as error:
         _usage_exit(error, debug)
     if not quiet:

@@ -76,11 +76,14 @@ def _prepare_output(output: Path) -> None:
 
 def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config | str | Path | None = None,
                 workers: int | None = None, fresh: bool = False,
-                on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+                on_progress: ProgressCallback | None = None, engine: str = "local",
+                address: str | None = None) -> dict[str, Any]:
     """Phase A: discover ``inputs`` and clean every page into shard tables under ``output/_work``.
 
     Finished shards of an earlier run with the same inputs and config are kept (``fresh=True``
-    discards them). Returns the phase-A record also written to ``_work/phase_a.json``.
+    discards them). ``engine`` is ``local`` (a process pool of ``workers``) or ``ray`` (Ray Data on a
+    local Ray of ``workers`` CPUs, or the cluster at ``address``). Returns the phase-A record also
+    written to ``_work/phase_a.json``.
 
     Raises:
         UsageError: a missing input, a bad config, an unwritable output folder.
@@ -119,7 +122,13 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
         if on_progress:
             on_progress("clean", files_done, len(files))
 
-    run_shards(todo, config.to_json(), shards_dir, workers, advance)
+    if engine == "local":
+        run_shards(todo, config.to_json(), shards_dir, workers, advance)
+    elif engine == "ray":
+        from .executors.ray_engine import run_shards_ray
+        run_shards_ray(todo, config.to_json(), shards_dir, address=address, num_cpus=workers, on_done=advance)
+    else:
+        raise UsageError(f"unknown engine {engine!r}: use local or ray")
     record = {
         "version": __version__,
         "inputs": [str(path) for path in inputs],
@@ -127,6 +136,7 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
         "config_hash": context.config_hash,
         "config": config.values,
         "workers": workers,
+        "engine": engine,
         "files": len(files),
         "discovery_problems": len(problems),
         "shards": [shard.name for shard in shards],
@@ -184,7 +194,7 @@ def run_dedup(output: str | Path, config: Config | str | Path | None = None,
     manifest = {
         "tool": "corpusclean",
         **{key: record[key] for key in ("version", "inputs", "config_source", "config_hash", "config",
-                                        "workers", "shards_resumed")},
+                                        "workers", "engine", "shards_resumed")},
         "shards": len(record["shards"]),
         "counts": counts,
         "accounting": {"discovered_inputs": counts["inputs"], "documents": counts["documents"],
@@ -198,7 +208,8 @@ def run_dedup(output: str | Path, config: Config | str | Path | None = None,
 
 
 def run(inputs: Sequence[str | Path], output: str | Path, config: Config | str | Path | None = None,
-        workers: int | None = None, fresh: bool = False, on_progress: ProgressCallback | None = None) -> RunResult:
+        workers: int | None = None, fresh: bool = False, on_progress: ProgressCallback | None = None,
+        engine: str = "local", address: str | None = None) -> RunResult:
     """Clean ``inputs`` (files or folders) into the tables of ``output``: phase A, then phase B.
 
     Args:
@@ -209,12 +220,13 @@ def run(inputs: Sequence[str | Path], output: str | Path, config: Config | str |
         workers: processes for phase A (default: all cores).
         fresh: discard finished shards of an earlier run instead of resuming from them.
         on_progress: called as ``(stage, done, total)`` while work advances.
+        engine: ``local`` or ``ray`` for phase A; ``address`` joins an existing Ray cluster.
 
     Raises:
         UsageError: a missing input, a bad config, an unwritable output folder.
     """
     config = _resolve_config(config)
-    run_extract(inputs, output, config, workers, fresh, on_progress)
+    run_extract(inputs, output, config, workers, fresh, on_progress, engine, address)
     return run_dedup(output, config, on_progress)
 
 

@@ -1,0 +1,77 @@
+"""Ray executor: the same phase-A shards as the local executor, run as a Ray Data ``map_batches``.
+
+Each Ray task receives shard descriptions (plain strings, cheap to ship), runs
+:func:`corpusclean.shards.process_shard` — the very function the local process pool runs — and returns
+one summary row per shard. Shard tables are written by the workers under ``OUT/_work/shards``, so on a
+cluster ``OUT`` must be on storage every node sees (NFS or similar); phase B then reads those files on
+the driver. Resumption works as locally: shards already finished are not submitted.
+
+``address=None`` starts a private local Ray (``num_cpus`` CPUs, no dashboard, bound to 127.0.0.1) and
+shuts it down after the run; an address (``ray://host:10001`` or ``auto``) joins an existing cluster,
+which is left running.
+
+Needs the optional extra: ``pip install corpusclean[ray]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+from ..errors import UsageError
+from ..readers.discover import InputFile
+from ..shards import Shard, process_shard
+
+
+def _describe(shard: Shard) -> dict[str, object]:
+    return {"index": shard.index, "name": shard.name,
+            "paths": [str(f.path) for f in shard.files],
+            "source_paths": [f.source_path for f in shard.files],
+            "folder_outlets": [f.folder_outlet or "" for f in shard.files]}
+
+
+def _process_batch(batch: dict, values_json: str, shards_dir: str) -> dict[str, list]:
+    indexes, counts = [], []
+    for i in range(len(batch["index"])):
+        files = tuple(InputFile(Path(path), source, outlet or None) for path, source, outlet in
+                      zip(batch["paths"][i], batch["source_paths"][i], batch["folder_outlets"][i]))
+        index, done = process_shard(Shard(int(batch["index"][i]), files, str(batch["name"][i])), values_json, shards_dir)
+        indexes.append(index)
+        counts.append(done)
+    return {"index": indexes, "files": counts}
+
+
+def run_shards_ray(shards: list[Shard], values_json: str, shards_dir: Path, address: str | None = None,
+                   num_cpus: int | None = None, on_done: Callable[[Shard], None] | None = None) -> None:
+    """Process ``shards`` on Ray Data; see the module docstring for local versus cluster use."""
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise UsageError("--engine ray needs Ray: pip install 'corpusclean[ray]'") from None
+    if not shards:
+        return
+    started_here = not ray.is_initialized()
+    if started_here:
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if address:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        else:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+                     log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        by_index = {shard.index: shard for shard in shards}
+        dataset = ray.data.from_items([_describe(shard) for shard in shards], override_num_blocks=len(shards))
+        results = dataset.map_batches(_process_batch, batch_size=1, batch_format="numpy",
+                                      fn_kwargs={"values_json": values_json, "shards_dir": str(shards_dir)})
+        for row in results.iter_rows():
+            if on_done:
+                on_done(by_index[int(row["index"])])
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,43 @@
+"""The Ray engine: a real local Ray (2 CPUs) runs phase A and gives the local engine's tables."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from tests.conftest import RAW, REPO, SEEDS
+
+pytest.importorskip("ray", reason="Ray is the optional extra corpusclean[ray]; `make test` installs it")
+
+TABLES = ("documents", "paragraphs", "removed", "links", "errors")
+
+
+def test_ray_engine_gives_the_local_tables(tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(RAW, corpus / "raw")
+    if SEEDS.is_dir():
+        shutil.copytree(SEEDS, corpus / "seeds", ignore=shutil.ignore_patterns("*.json"))
+    config = tmp_path / "shards.toml"
+    config.write_text("[run]\nshard_files = 4\n")  # several shards, so several Ray tasks
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    outputs = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / engine
+        completed = subprocess.run(
+            [sys.executable, "-m", "corpusclean", "run", str(corpus), "-o", str(out), "-c", str(config),
+             "--engine", engine, "--workers", "2", "--quiet"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        outputs[engine] = out
+    import json
+    manifest = json.loads((outputs["ray"] / "manifest.json").read_text())
+    assert manifest["engine"] == "ray" and manifest["shards"] >= 4
+    for name in TABLES:
+        assert_frame_equal(pl.read_parquet(outputs["ray"] / f"{name}.parquet"),
+                           pl.read_parquet(outputs["local"] / f"{name}.parquet"))
