@@ -19,7 +19,7 @@ from .extractors.outlet import resolve_outlet  # noqa: E402
 from .extractors.text import parse_text  # noqa: E402
 from .filters.rules import apply_rules, load_packs  # noqa: E402
 from .filters.titles import split_title  # noqa: E402
-from .dedup.phase_b import run_phase_b  # noqa: E402
+from .dedup.phase_b import link_corpus  # noqa: E402
 from .pipeline import RunResult, run, run_dedup, run_extract  # noqa: E402
 from .readers.decode import decode_bytes  # noqa: E402
 from .readers.discover import discover  # noqa: E402
@@ -31,5 +31,5 @@ __all__ = [
     "Config", "Context", "InputError", "Rows", "RunResult", "UsageError", "apply_rules", "assign_clusters",
     "clean_file", "clean_record", "decode_bytes", "discover", "exact_links", "extract_html", "load_config",
     "load_packs", "normalize", "parse_text", "read_records", "rejoin_broken", "resolve_outlet", "run",
-    "run_dedup", "run_extract", "run_phase_b", "split_title", "split_units",
+    "run_dedup", "run_extract", "link_corpus", "split_title", "split_units",
 ]

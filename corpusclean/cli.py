@@ -56,6 +56,7 @@ WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", min=1, hel
 FreshOpt = Annotated[bool, typer.Option("--fresh/--resume", help="Start over, or (default) keep the shards an interrupted run with the same inputs and config finished.")]
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Where phase A runs: local (process pool) or ray (Ray Data; pip install 'corpusclean[ray]').")]
 AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")]
+AgainstOpt = Annotated[Optional[list[Path]], typer.Option("--against", help="Earlier output folder to link new paragraphs to, from its stored fingerprints (repeatable).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for usage errors.")]
 
@@ -94,6 +95,7 @@ def run(
     fresh: FreshOpt = False,
     engine: EngineOpt = "local",
     address: AddressOpt = None,
+    against: AgainstOpt = None,
     quiet: QuietOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when any input failed.")] = False,
     debug: DebugOpt = False,
@@ -104,13 +106,14 @@ def run(
     near and contained duplicates, same-site templates, clusters).
 
     Example: corpusclean run raw -o out --workers 2
+    Incremental: corpusclean run new-crawl -o out2 --against out
     """
     from .pipeline import run as run_pipeline
 
     try:
         with _ProgressDisplay(quiet) as progress:
             result = run_pipeline(inputs, output, config=config, workers=workers, fresh=fresh, on_progress=progress,
-                                  engine=engine, address=address)
+                                  engine=engine, address=address, against=against or ())
     except UsageError as error:
         _usage_exit(error, debug)
     _finish(result, quiet, strict)
@@ -150,6 +153,7 @@ def extract(
 def dedup(
     output: Annotated[Path, typer.Argument(help="Folder holding phase-A output (from `extract` or `run`).")],
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Config whose [dedup] section to use (default: the one phase A ran with).")] = None,
+    against: AgainstOpt = None,
     quiet: QuietOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when any input failed.")] = False,
     debug: DebugOpt = False,
@@ -162,7 +166,7 @@ def dedup(
 
     try:
         with _ProgressDisplay(quiet) as progress:
-            result = run_dedup(output, config=config, on_progress=progress)
+            result = run_dedup(output, config=config, on_progress=progress, against=against or ())
     except UsageError as error:
         _usage_exit(error, debug)
     _finish(result, quiet, strict)
@@ -198,6 +202,8 @@ def _print_summary(result, console: Console) -> None:
     table.add_row("links", f"{counts['links']:,} ({counts['links_exact']:,} exact, {counts['links_near']:,} near, "
                            f"{counts['links_contained']:,} contained)")
     table.add_row("template paragraphs removed", f"{counts['templates_removed']:,}")
+    if result.manifest.get("against"):
+        table.add_row("repeating earlier outputs", f"{counts['repeating_earlier']:,} paragraphs")
     table.add_row("time", f"{timings['total']:.2f} s ({counts['inputs'] / max(timings['total'], 1e-9):.0f} docs/s)")
     console.print(table)
     if result.removed_by_reason:
@@ -207,7 +213,7 @@ def _print_summary(result, console: Console) -> None:
         console.print(removed)
     if result.errors_by_type:
         errors = Table("error", "inputs", "example", title_justify="left")
-        frame = result.tables["errors"]
+        frame = result.read("errors")
         for error_type, count in result.errors_by_type.items():
             example = frame.filter(frame["error_type"] == error_type).row(0, named=True)
             errors.add_row(error_type, str(count), f"{example['source_path']}: {example['message']}")

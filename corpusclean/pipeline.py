@@ -3,6 +3,7 @@
 ``OUT/`` after a run::
 
     documents.parquet  paragraphs.parquet  removed.parquet  links.parquet  errors.parquet  manifest.json
+    fingerprints.parquet         shingles, signatures and band hashes, for ``--against`` in later runs
     _work/phase_a.json           what phase A was run on (inputs, config, shards, timings)
     _work/discovered.parquet     every path discovery found, for the accounting check
     _work/shards/shard-*/        phase-A tables per shard (see :mod:`corpusclean.shards`)
@@ -29,15 +30,19 @@ import polars as pl
 from . import __version__
 from .clean import Context, problem_rows
 from .config import Config, load_config
-from .dedup.phase_b import run_phase_b
+from .dedup.fingerprints import band_columns
+from .dedup.phase_b import META_COLUMNS, Linked, Part, finalize_shard, link_corpus
 from .errors import UsageError
 from .executors.local import default_workers, run_shards
 from .readers.discover import discover
-from .schema import ERRORS, frame
-from .shards import finished, plan_shards, read_shards
-from .writers.parquet import write_json, write_table
+from .schema import DOCUMENTS, ERRORS, FINAL_PARAGRAPHS, REMOVED, frame
+from .shards import finished, plan_shards, read_shard
+from .writers.parquet import TableWriter, write_json, write_table
 
-TABLES = ("documents", "paragraphs", "removed", "links", "errors")
+#: ``[dedup]`` keys that decide what a fingerprint is; an earlier output must share them.
+FINGERPRINT_KEYS = ("shingle_size", "num_perm", "minhash_seed", "near_threshold")
+
+TABLES = ("documents", "paragraphs", "removed", "links", "errors", "fingerprints")
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -46,7 +51,6 @@ class RunResult:
     """What a run produced: the output folder, the tables, counts and per-stage timings."""
 
     output: Path
-    tables: dict[str, pl.DataFrame]
     counts: dict[str, int]
     timings: dict[str, float]
     manifest: dict[str, Any] = field(default_factory=dict)
@@ -58,6 +62,10 @@ class RunResult:
     @property
     def errors_by_type(self) -> dict[str, int]:
         return dict(self.manifest["errors_by_type"])
+
+    def read(self, table: str) -> pl.DataFrame:
+        """One output table, read back from its Parquet file."""
+        return pl.read_parquet(self.output / f"{table}.parquet")
 
 
 def _resolve_config(config: Config | str | Path | None) -> Config:
@@ -149,67 +157,170 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
     return record
 
 
+def _earlier_part(earlier: str | Path, dedup: dict[str, Any]) -> Part:
+    """An earlier output to link against; its fingerprints must have been made the same way."""
+    folder = Path(earlier)
+    fingerprints = folder / "fingerprints.parquet"
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--against {folder}: no manifest.json there; give the output folder of an earlier run") from None
+    if not fingerprints.is_file():
+        raise UsageError(f"--against {folder}: no fingerprints.parquet there (written by corpusclean 0.1+ runs)")
+    theirs = manifest["config"]["dedup"]
+    for key in FINGERPRINT_KEYS:
+        if theirs.get(key) != dedup[key]:
+            raise UsageError(f"--against {folder}: it was made with dedup.{key} = {theirs.get(key)!r}, this run "
+                             f"uses {dedup[key]!r}; fingerprints are only comparable with equal values")
+    return Part(fingerprints, fingerprints, new=False)
+
+
 def run_dedup(output: str | Path, config: Config | str | Path | None = None,
-              on_progress: ProgressCallback | None = None) -> RunResult:
+              on_progress: ProgressCallback | None = None, against: Sequence[str | Path] = ()) -> RunResult:
     """Phase B on the phase-A output in ``output``: link, de-template, cluster, write the final tables.
 
     ``config`` defaults to the one phase A ran with (its ``[dedup]`` section is what matters here).
+    ``against`` names earlier output folders: new paragraphs are linked and clustered with theirs
+    (from their stored fingerprints, without reprocessing them) and say which earlier paragraphs they
+    repeat in ``earlier_ids``.
 
     Raises:
-        UsageError: ``output`` holds no phase-A output.
+        UsageError: ``output`` holds no phase-A output, or an ``against`` folder is unusable.
     """
     started = time.perf_counter()
     output = Path(output)
     work = output / "_work"
+    shards_dir = work / "shards"
     try:
         record = json.loads((work / "phase_a.json").read_text("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"no phase-A output in {output}: run `corpusclean extract INPUT... -o {output}` "
                          "or `corpusclean run` first") from None
     config = Config(values=record["config"], source=record["config_source"]) if config is None else _resolve_config(config)
-    if on_progress:
-        on_progress("dedup", 0, 1)
+    dedup = config.section("dedup")
+    parts = [Part(shards_dir / name / "paragraphs.parquet", shards_dir / name / "fingerprints.parquet")
+             for name in record["shards"]]
+    parts += [_earlier_part(earlier, dedup) for earlier in against]
+    steps = ["exact", "near", "templates", "contained", "clusters", "write"]
+    timings: dict[str, float] = {}
     clock = time.perf_counter()
-    tables = read_shards(work / "shards", record["shards"])
-    tables["errors"] = pl.concat([pl.read_parquet(work / "discovery_errors.parquet"), tables["errors"]]).sort(
-        "source_path", "record_offset")
-    read_seconds = time.perf_counter() - clock
 
-    clock = time.perf_counter()
-    result = run_phase_b(tables["documents"], tables["paragraphs"], tables["removed"], config.section("dedup"))
-    tables.update(documents=result.documents, paragraphs=result.paragraphs, removed=result.removed,
-                  links=result.links)
-    dedup_seconds = time.perf_counter() - clock
-    if on_progress:
-        on_progress("dedup", 1, 1)
+    def on_step(name: str) -> None:
+        nonlocal clock
+        if timings or name != steps[0]:
+            previous = steps[steps.index(name) - 1]
+            timings[f"dedup_{previous}"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        if on_progress:
+            on_progress("dedup", steps.index(name), len(steps))
 
-    _check_accounting(pl.read_parquet(work / "discovered.parquet")["source_path"], tables)
-    clock = time.perf_counter()
-    for name in TABLES:
-        write_table(tables[name], output / f"{name}.parquet")
-    timings = {**record["timings_seconds"], "read_shards": read_seconds, "dedup": dedup_seconds,
-               "write": time.perf_counter() - clock}
+    linked = link_corpus(parts, dedup, on_step)
+    on_step("write")
+    counts = _write_final(output, record, linked, dedup)
+    timings["write"] = time.perf_counter() - clock
+    if on_progress:
+        on_progress("dedup", len(steps), len(steps))
+    timings = {**record["timings_seconds"], **timings}
     timings["total"] = timings["phase_a_total"] + time.perf_counter() - started
-    counts = _counts(record, tables)
     manifest = {
         "tool": "corpusclean",
         **{key: record[key] for key in ("version", "inputs", "config_source", "config_hash", "config",
                                         "workers", "engine", "shards_resumed")},
+        "against": [str(path) for path in against],
         "shards": len(record["shards"]),
-        "counts": counts,
-        "accounting": {"discovered_inputs": counts["inputs"], "documents": counts["documents"],
+        "counts": {key: value for key, value in counts.items() if not isinstance(value, dict)},
+        "accounting": {"discovered_inputs": counts["discovered"], "documents": counts["documents"],
                        "errors": counts["errors"], "balanced": True},
-        "removed_by_reason": dict(sorted(Counter(tables["removed"]["reason"].to_list()).items())),
-        "errors_by_type": dict(sorted(Counter(tables["errors"]["error_type"].to_list()).items())),
+        "removed_by_reason": counts["removed_by_reason"],
+        "errors_by_type": counts["errors_by_type"],
         "timings_seconds": {name: round(seconds, 4) for name, seconds in timings.items()},
     }
     write_json(manifest, output / "manifest.json")
-    return RunResult(output, tables, counts, timings, manifest)
+    return RunResult(output, manifest["counts"], timings, manifest)
+
+
+def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: dict[str, Any]) -> dict[str, Any]:
+    """Write the final tables shard by shard (bounded memory) and check the accounting on the way."""
+    work = output / "_work"
+    shards_dir = work / "shards"
+    writers = {
+        "documents": TableWriter(output / "documents.parquet", DOCUMENTS),
+        "paragraphs": TableWriter(output / "paragraphs.parquet", FINAL_PARAGRAPHS),
+        "removed": TableWriter(output / "removed.parquet", REMOVED),
+    }
+    fingerprint_columns = ["shingles", "signature", *band_columns(dedup)]
+    fingerprints = None
+    errors = [pl.read_parquet(work / "discovery_errors.parquet")]
+    seen_paths: set[str] = set()
+    doc_ids = 0
+    unique_ids: set[str] = set()
+    removed_by_reason: Counter[str] = Counter()
+    templates = set(linked.templates["paragraph_id"].to_list())
+    for name in record["shards"]:
+        tables = read_shard(shards_dir, name)
+        final = finalize_shard(tables, linked)
+        for table in ("documents", "paragraphs", "removed"):
+            writers[table].write(final[table])
+        removed_by_reason.update(final["removed"]["reason"].to_list())
+        errors.append(tables["errors"])
+        seen_paths.update(final["documents"]["source_path"].to_list())
+        seen_paths.update(tables["errors"]["source_path"].to_list())
+        ids = [*final["documents"]["doc_id"].to_list(), *tables["errors"]["doc_id"].to_list()]
+        doc_ids += len(ids)
+        unique_ids.update(ids)
+        shard_fingerprints = pl.concat([
+            tables["paragraphs"].select(META_COLUMNS),
+            pl.read_parquet(shards_dir / name / "fingerprints.parquet").select(fingerprint_columns),
+        ], how="horizontal").with_columns(pl.col("paragraph_id").is_in(templates).alias("is_template"))
+        if fingerprints is None:
+            fingerprints = TableWriter(output / "fingerprints.parquet", dict(shard_fingerprints.schema))
+        fingerprints.write(shard_fingerprints)
+    error_table = pl.concat(errors).sort("source_path", "record_offset")
+    seen_paths.update(error_table["source_path"].to_list())
+    unique_ids.update(error_table["doc_id"].to_list())
+    doc_ids += error_table.height - sum(t.height for t in errors[1:])
+    discovered = pl.read_parquet(work / "discovered.parquet")["source_path"].to_list()
+    missing = sorted(set(discovered) - seen_paths)
+    if missing:
+        raise RuntimeError(f"accounting failed: {len(missing)} input(s) are in neither documents nor errors, "
+                           f"e.g. {missing[:3]}")
+    if len(unique_ids) != doc_ids:
+        raise RuntimeError("accounting failed: a record is in documents and errors at once, or twice")
+    for writer in writers.values():
+        writer.close()
+    if fingerprints is None:
+        fingerprints = TableWriter(output / "fingerprints.parquet", {c: pl.String for c in META_COLUMNS})
+    fingerprints.close()
+    write_table(error_table, output / "errors.parquet")
+    write_table(linked.links, output / "links.parquet")
+
+    new = linked.meta.filter(pl.col("is_new")) if not linked.meta.is_empty() else linked.meta
+    clustered = new.filter(pl.col("cluster_id").is_not_null()) if not new.is_empty() else new
+    links = linked.links
+    return {
+        "files": record["files"],
+        "discovery_problems": record["discovery_problems"],
+        "discovered": len(discovered),
+        "inputs": writers["documents"].rows + error_table.height,
+        "documents": writers["documents"].rows,
+        "errors": error_table.height,
+        "paragraphs": writers["paragraphs"].rows,
+        "removed": writers["removed"].rows,
+        "links": links.height,
+        **{f"links_{kind}": links.filter(pl.col("kind") == kind).height for kind in ("exact", "near", "contained")},
+        "templates_removed": removed_by_reason.get("template", 0),
+        "clusters": clustered["cluster_id"].n_unique() if not clustered.is_empty() else 0,
+        "duplicate_paragraphs": clustered.filter(~pl.col("is_canonical")).height if not clustered.is_empty() else 0,
+        "repeating_earlier": (new.filter(pl.col("earlier_ids").list.len() > 0).height
+                              if not new.is_empty() and "earlier_ids" in new.columns else 0),
+        "removed_by_reason": dict(sorted(removed_by_reason.items())),
+        "errors_by_type": dict(sorted(Counter(error_table["error_type"].to_list()).items())),
+    }
 
 
 def run(inputs: Sequence[str | Path], output: str | Path, config: Config | str | Path | None = None,
         workers: int | None = None, fresh: bool = False, on_progress: ProgressCallback | None = None,
-        engine: str = "local", address: str | None = None) -> RunResult:
+        engine: str = "local", address: str | None = None, against: Sequence[str | Path] = ()) -> RunResult:
     """Clean ``inputs`` (files or folders) into the tables of ``output``: phase A, then phase B.
 
     Args:
@@ -221,41 +332,11 @@ def run(inputs: Sequence[str | Path], output: str | Path, config: Config | str |
         fresh: discard finished shards of an earlier run instead of resuming from them.
         on_progress: called as ``(stage, done, total)`` while work advances.
         engine: ``local`` or ``ray`` for phase A; ``address`` joins an existing Ray cluster.
+        against: earlier output folders to link the new paragraphs to (incremental dedup).
 
     Raises:
         UsageError: a missing input, a bad config, an unwritable output folder.
     """
     config = _resolve_config(config)
     run_extract(inputs, output, config, workers, fresh, on_progress, engine, address)
-    return run_dedup(output, config, on_progress)
-
-
-def _counts(record: dict[str, Any], tables: dict[str, pl.DataFrame]) -> dict[str, int]:
-    paragraphs, links = tables["paragraphs"], tables["links"]
-    documents, errors = tables["documents"].height, tables["errors"].height
-    return {
-        "files": record["files"],
-        "discovery_problems": record["discovery_problems"],
-        "inputs": documents + errors,
-        "documents": documents,
-        "errors": errors,
-        "paragraphs": paragraphs.height,
-        "removed": tables["removed"].height,
-        "links": links.height,
-        **{f"links_{kind}": links.filter(pl.col("kind") == kind).height for kind in ("exact", "near", "contained")},
-        "templates_removed": tables["removed"].filter(pl.col("reason") == "template").height,
-        "clusters": paragraphs["cluster_id"].drop_nulls().n_unique(),
-        "duplicate_paragraphs": paragraphs.filter(pl.col("cluster_id").is_not_null() & ~pl.col("is_canonical")).height,
-    }
-
-
-def _check_accounting(discovered: pl.Series, tables: dict[str, pl.DataFrame]) -> None:
-    """Every discovered path must appear in documents or errors, and no record twice: nothing vanishes."""
-    seen = set(tables["documents"]["source_path"].to_list()) | set(tables["errors"]["source_path"].to_list())
-    missing = sorted(set(discovered.to_list()) - seen)
-    if missing:
-        raise RuntimeError(f"accounting failed: {len(missing)} input(s) are in neither documents nor errors, "
-                           f"e.g. {missing[:3]}")
-    ids = pl.concat([tables["documents"]["doc_id"], tables["errors"]["doc_id"]])
-    if ids.n_unique() != ids.len():
-        raise RuntimeError("accounting failed: a record is in documents and errors at once, or twice")
+    return run_dedup(output, config, on_progress, against)

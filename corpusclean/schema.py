@@ -32,6 +32,10 @@ CLUSTER_COLUMNS: dict[str, pl.DataType] = {
     "cluster_outlets": pl.Int32,
 }
 
+# Paragraphs as phase B writes them; ``earlier_ids`` names paragraphs of earlier outputs (``--against``)
+# this one repeats.
+FINAL_PARAGRAPHS: dict[str, pl.DataType] = {**PARAGRAPHS, **CLUSTER_COLUMNS, "earlier_ids": pl.List(pl.String)}
+
 REMOVED: dict[str, pl.DataType] = {
     "doc_id": pl.String, "source_path": pl.String, "unit_idx": pl.Int32, "char_start": pl.Int32,
     "char_end": pl.Int32, "text": pl.String, "reason": pl.String, "stage": pl.String, "outlet": pl.String,

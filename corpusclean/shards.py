@@ -23,6 +23,7 @@ import polars as pl
 import xxhash
 
 from .clean import Rows, clean_file, context_from_json
+from .dedup.fingerprints import fingerprint_table
 from .readers.discover import InputFile
 from .schema import DOCUMENTS, ERRORS, PARAGRAPHS, REMOVED, frame
 
@@ -83,7 +84,9 @@ def process_shard(shard: Shard, values_json: str, shards_dir: str) -> tuple[int,
     rows = Rows()
     for file in shard.files:
         rows.extend(clean_file(file, context))
-    write_shard(rows_to_tables(rows), Path(shards_dir), shard.name)
+    tables = rows_to_tables(rows)
+    tables["fingerprints"] = fingerprint_table(tables["paragraphs"], context.config.section("dedup"))
+    write_shard(tables, Path(shards_dir), shard.name)
     return shard.index, len(shard.files)
 
 
@@ -94,12 +97,6 @@ def finished(shards_dir: Path) -> set[str]:
     return {entry.name for entry in shards_dir.iterdir() if entry.is_dir() and not entry.name.startswith(".")}
 
 
-def read_shards(shards_dir: Path, names: list[str]) -> dict[str, pl.DataFrame]:
-    """The phase-A tables of the named shards, concatenated and sorted."""
-    tables = {}
-    for table_name, schema in PHASE_A_TABLES.items():
-        paths = [shards_dir / name / f"{table_name}.parquet" for name in names]
-        parts = [pl.read_parquet(path) for path in paths]
-        table = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
-        tables[table_name] = table.sort(SORT_KEYS[table_name], nulls_last=False)
-    return tables
+def read_shard(shards_dir: Path, name: str) -> dict[str, pl.DataFrame]:
+    """The phase-A tables of one shard."""
+    return {table: pl.read_parquet(shards_dir / name / f"{table}.parquet") for table in PHASE_A_TABLES}

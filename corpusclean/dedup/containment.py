@@ -42,10 +42,38 @@ PAIR_SCHEMA = {"left": pl.UInt32, "right": pl.UInt32, "jaccard": pl.Float64,
                "containment_lr": pl.Float64, "containment_rl": pl.Float64}
 
 
+def count_shared(postings: pl.LazyFrame, max_posting: int, only_new: bool = False) -> pl.DataFrame:
+    """Shared-hash counts of text pairs from ``postings`` rows ``(row, hash, _doc, is_new)``.
+
+    Hashes held by one text or by more than ``max_posting`` are dropped (step 2); with ``only_new``,
+    so are hashes no new text holds (an incremental run pairs nothing among earlier texts). Pairs are
+    ``left < right`` of different ``_doc``; ``shared`` counts the hashes they share in ``postings``.
+    """
+    held = pl.len().over("hash")
+    postings = postings.filter((held >= 2) & (held <= max_posting))
+    if only_new:
+        postings = postings.filter(pl.col("is_new").any().over("hash"))
+    postings = postings.select(pl.col("row").cast(pl.UInt32), "hash", "_doc")
+    return (postings.join(postings, on="hash", suffix="_r")
+            .filter((pl.col("row") < pl.col("row_r")) & (pl.col("_doc") != pl.col("_doc_r")))
+            .group_by("row", "row_r").agg(pl.len().cast(pl.UInt32).alias("shared"))
+            .select(pl.col("row").alias("left"), pl.col("row_r").alias("right"), "shared")
+            .collect())
+
+
+def verify_pairs(measured: pl.DataFrame, min_containment: float, min_shared: int) -> pl.DataFrame:
+    """Keep measured pairs (exact ``shared``, containments) over both thresholds (step 4)."""
+    larger = pl.max_horizontal("containment_lr", "containment_rl")
+    return measured.filter((pl.col("shared") >= min_shared) & (larger >= min_containment)).select(list(PAIR_SCHEMA))
+
+
 def containment_pairs(offsets: np.ndarray, hashes: np.ndarray, groups: np.ndarray, *,
                       min_containment: float = 0.5, min_shared: int = 8, max_posting: int = 64,
                       sample_mod: int = 1) -> pl.DataFrame:
     """Verified pairs ``left < right`` of texts in different ``groups`` (documents) with high containment.
+
+    The in-memory form of the steps above, for texts whose shingle arrays fit in memory (phase B runs
+    the same :func:`count_shared` and :func:`verify_pairs` one hash partition at a time).
 
     Args:
         offsets, hashes: per-text sorted unique shingle hashes (``shingles.shingle_hashes``).
@@ -60,34 +88,20 @@ def containment_pairs(offsets: np.ndarray, hashes: np.ndarray, groups: np.ndarra
     """
     offsets = np.asarray(offsets, dtype=np.int64)
     hashes = np.asarray(hashes, dtype=np.uint64)
-    groups = np.asarray(groups)
     sizes = np.diff(offsets)
-    rows = pl.DataFrame({"text": np.repeat(np.arange(sizes.shape[0], dtype=np.uint32), sizes), "hash": hashes})
+    text = np.repeat(np.arange(sizes.shape[0], dtype=np.uint32), sizes)
+    postings = pl.DataFrame({"row": text, "hash": hashes, "_doc": np.asarray(groups)[text]}).lazy()
     if sample_mod > 1:
-        rows = rows.filter(pl.col("hash") % sample_mod == 0)
-    rows = rows.filter(pl.len().over("hash").is_between(2, max_posting))
-    if rows.is_empty():
-        return pl.DataFrame(schema=PAIR_SCHEMA)
-    rows = rows.with_columns(group=pl.Series(groups[rows["text"].to_numpy()]))
+        postings = postings.filter(pl.col("hash") % sample_mod == 0)
+    shared = count_shared(postings, max_posting)
     # only pairs whose sampled overlap could reach min_shared are worth an exact check
-    least_sampled = max(1, int(min_shared / sample_mod * 0.5))
-    candidates = (
-        rows.lazy()
-        .join(rows.lazy(), on="hash", suffix="_r")
-        .filter((pl.col("text") < pl.col("text_r")) & (pl.col("group") != pl.col("group_r")))
-        .group_by("text", "text_r")
-        .agg(pl.len().alias("shared"))
-        .filter(pl.col("shared") >= least_sampled)
-        .select(pl.col("text").alias("left"), pl.col("text_r").alias("right"))
-        .sort("left", "right")
-        .collect()
-    )
+    candidates = shared.filter(pl.col("shared") >= max(1, int(min_shared / sample_mod * 0.5)))
     if candidates.is_empty():
         return pl.DataFrame(schema=PAIR_SCHEMA)
+    candidates = candidates.sort("left", "right")
     left, right = candidates["left"].to_numpy(), candidates["right"].to_numpy()
     jaccard, contain_lr, contain_rl = jaccard_pairs(offsets, hashes, left, right)
-    shared = np.rint(contain_lr * sizes[left]).astype(np.int64)
-    keep = (shared >= min_shared) & (np.maximum(contain_lr, contain_rl) >= min_containment)
-    return pl.DataFrame({"left": left[keep], "right": right[keep], "jaccard": jaccard[keep],
-                         "containment_lr": contain_lr[keep], "containment_rl": contain_rl[keep]},
-                        schema=PAIR_SCHEMA)
+    measured = pl.DataFrame({"left": left, "right": right, "jaccard": jaccard, "containment_lr": contain_lr,
+                             "containment_rl": contain_rl,
+                             "shared": np.rint(contain_lr * sizes[left]).astype(np.int64)})
+    return verify_pairs(measured, min_containment, min_shared).cast(PAIR_SCHEMA)

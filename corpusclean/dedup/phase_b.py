@@ -1,98 +1,287 @@
-"""Phase B: the corpus-wide pass over phase-A tables.
+"""Phase B: the corpus-wide pass, run on phase-A fingerprints without holding the corpus text.
 
-Steps, each in its own module:
+Steps, each algorithm in its own module:
 
-1. shingle every kept paragraph and compute MinHash signatures (``shingles``, ``minhash``);
-2. ``exact`` links (equal xxh64 of the normalized text) and ``near`` links (LSH candidates verified by
-   exact Jaccard ≥ ``near_threshold``, ``lsh``), between different documents;
+1. read the paragraphs' metadata (ids, outlet, date, exact hash; no text) of every part;
+2. ``exact`` links (equal xxh64 of the normalized text) and ``near`` links (LSH candidates from the
+   stored band hashes, one band at a time, verified by exact Jaccard ≥ ``near_threshold``), between
+   different documents;
 3. same-outlet ``templates`` over the exact and near links: removed, reason ``template``;
-4. ``contained`` links among what is left (``containment``): quotes re-wrapped in longer paragraphs;
-5. ``clusters``: connected components of all links, one canonical paragraph each;
-6. documents rebuilt from their remaining paragraphs (text, offsets, counts).
+4. ``contained`` links among what is left: shared shingles counted by a self-join of shingle hashes,
+   one hash partition at a time (``dedup.partition_shingles`` rows each), then verified;
+5. ``clusters``: connected components of all links, one canonical paragraph each.
 
-Every link says its kind (``exact`` equal hash, ``near`` Jaccard ≥ threshold, else ``contained``),
-its Jaccard and both containments, and points from the canonically earlier paragraph (``left``) to the
-later one.
+Memory: the metadata (tens of bytes a paragraph), one band or one shingle partition at a time, the
+candidate pairs, and the shingles of candidate paragraphs only. Text is read again only when the final
+tables are written, shard by shard (:func:`write_final_tables`).
+
+A *part* is one phase-A shard (``new``) or an earlier output's ``fingerprints.parquet`` (not new: an
+incremental run links new paragraphs to it, finds no pairs among its own paragraphs, and writes none
+of its rows). Every link says its kind (``exact`` equal hash, ``near`` Jaccard ≥ threshold, else
+``contained``), its Jaccard and both containments, and points from the canonically earlier paragraph
+(``left``) to the later one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import polars as pl
 
-from ..schema import LINKS
+from ..schema import CLUSTER_COLUMNS, LINKS
 from .clusters import assign_clusters
-from .containment import PAIR_SCHEMA, containment_pairs
+from .containment import count_shared, verify_pairs
 from .exact import CANONICAL_ORDER, exact_links
-from .lsh import near_duplicate_pairs
-from .minhash import signatures
-from .shingles import shingle_hashes
+from .fingerprints import band_columns, list_to_arrays
+from .lsh import candidate_pairs
+from .minhash import jaccard_pairs
 from .templates import template_paragraphs
 
 PARAGRAPH_SEPARATOR = "\n\n"
+META_COLUMNS = ["paragraph_id", "doc_id", "para_idx", "is_title", "n_words", "exact_hash", "source_path",
+                "record_offset", "outlet", "date"]
+PAIRS = {"left": pl.UInt32, "right": pl.UInt32}
+#: Columns phase B adds to paragraphs besides the cluster columns.
+EARLIER_COLUMN = {"earlier_ids": pl.List(pl.String)}
+
+
+@dataclass(frozen=True)
+class Part:
+    """Where phase B reads one piece of the corpus: metadata rows and, row for row, fingerprints."""
+
+    paragraphs: Path
+    fingerprints: Path
+    new: bool = True
 
 
 @dataclass
-class PhaseB:
-    """Final tables after the corpus pass."""
+class Linked:
+    """The outcome of the pass: per-paragraph metadata with cluster columns, links, templates."""
 
-    documents: pl.DataFrame
-    paragraphs: pl.DataFrame
-    removed: pl.DataFrame
+    meta: pl.DataFrame
     links: pl.DataFrame
-    signatures: np.ndarray
+    templates: pl.DataFrame  # paragraph_id of new paragraphs removed as templates
+    counts: dict[str, int]
 
 
-def _pairs_to_links(pairs: pl.DataFrame, paragraphs: pl.DataFrame) -> pl.DataFrame:
-    """Index pairs to link rows oriented from the canonically earlier paragraph."""
+def _read_meta(parts: list[Part]) -> pl.DataFrame:
+    frames = []
+    for part in parts:
+        scan = pl.scan_parquet(part.paragraphs)
+        has_flag = "is_template" in scan.collect_schema().names()
+        frames.append(scan.select(
+            *META_COLUMNS,
+            (pl.col("is_template") if has_flag else pl.lit(False)).alias("_earlier_template"),
+            pl.lit(part.new).alias("is_new")))
+    if not frames:
+        return pl.DataFrame()
+    meta = pl.concat(frames, how="vertical_relaxed").collect().with_row_index("row")
+    rank = meta.select("row", *CANONICAL_ORDER).sort(CANONICAL_ORDER, nulls_last=True)["row"]
+    ranks = np.empty(meta.height, dtype=np.uint32)
+    ranks[rank.to_numpy()] = np.arange(meta.height, dtype=np.uint32)
+    return meta.with_columns(pl.Series("_rank", ranks), pl.col("doc_id").rank("dense").alias("_doc"))
+
+
+def _scan_fingerprints(parts: list[Part], offsets: list[int], columns: list[str]) -> pl.LazyFrame:
+    """The fingerprint columns of all parts, with the global ``row`` of each."""
+    return pl.concat([pl.scan_parquet(part.fingerprints).select(columns).with_row_index("row", offset=offset)
+                      for part, offset in zip(parts, offsets)])
+
+
+def _gather_shingles(parts: list[Part], offsets: list[int], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shingle arrays of ``rows`` only, and each global row's position in them (-1 if not gathered)."""
+    wanted = pl.DataFrame({"row": np.unique(rows).astype(np.uint32)})
+    gathered = (_scan_fingerprints(parts, offsets, ["shingles"]).join(wanted.lazy(), on="row")
+                .sort("row").collect())
+    position = np.full(int(rows.max()) + 1 if rows.size else 0, -1, dtype=np.int64)
+    position[gathered["row"].to_numpy()] = np.arange(gathered.height)
+    shingle_offsets, hashes = list_to_arrays(gathered["shingles"])
+    return shingle_offsets, hashes, position
+
+
+def _measure(parts: list[Part], offsets: list[int], pairs: pl.DataFrame) -> pl.DataFrame:
+    """Exact Jaccard and both containments of row ``pairs``, from the gathered shingles."""
+    if pairs.is_empty():
+        return pairs.with_columns(*(pl.lit(None, dtype=pl.Float64).alias(c)
+                                    for c in ("jaccard", "containment_lr", "containment_rl")),
+                                  pl.lit(None, dtype=pl.Int64).alias("shared"))
+    left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    shingle_offsets, hashes, position = _gather_shingles(parts, offsets, np.concatenate([left, right]))
+    jaccard, contain_lr, contain_rl = jaccard_pairs(shingle_offsets, hashes, position[left], position[right])
+    sizes = np.diff(shingle_offsets)
+    shared = np.rint(contain_lr * sizes[position[left]]).astype(np.int64)
+    return pairs.with_columns(pl.Series("jaccard", jaccard), pl.Series("containment_lr", contain_lr),
+                              pl.Series("containment_rl", contain_rl), pl.Series("shared", shared))
+
+
+def _worth_linking(pairs: pl.DataFrame, meta: pl.DataFrame, exclude: np.ndarray) -> pl.DataFrame:
+    """Keep pairs of different documents, both long enough, at least one new, neither excluded."""
+    if pairs.is_empty():
+        return pairs
+    left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
+    doc = meta["_doc"].to_numpy()
+    eligible = meta["_eligible"].to_numpy()
+    new = meta["is_new"].to_numpy()
+    keep = (doc[left] != doc[right]) & eligible[left] & eligible[right] & (new[left] | new[right])
+    keep &= ~(exclude[left] | exclude[right])
+    return pairs.filter(pl.Series(keep))
+
+
+def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup: dict[str, Any],
+                exclude: np.ndarray) -> pl.DataFrame:
+    """LSH candidates band by band (only buckets holding a new paragraph), verified by exact Jaccard."""
+    new_rows = pl.DataFrame({"row": meta.filter(pl.col("is_new"))["row"]})
+    found = [pl.DataFrame(schema=PAIRS)]
+    only_new = bool(meta["is_new"].all())
+    for band, column in enumerate(band_columns(dedup)):
+        frame = _scan_fingerprints(parts, offsets, [column]).select(
+            "row", pl.lit(band, dtype=pl.UInt16).alias("band"), pl.col(column).alias("band_hash"))
+        frame = frame.join(meta.lazy().filter(pl.col("_eligible")).select("row"), on="row")
+        if not only_new:
+            touched = frame.join(new_rows.lazy(), on="row").select("band_hash").unique()
+            frame = frame.join(touched, on="band_hash")
+        found.append(candidate_pairs(frame.collect(), max_bucket_size=dedup["max_bucket_size"]))
+    candidates = _worth_linking(pl.concat(found).unique(), meta, exclude)
+    measured = _measure(parts, offsets, candidates)
+    return measured.filter(pl.col("jaccard") >= dedup["near_threshold"])
+
+
+def _exact_pairs(meta: pl.DataFrame, dedup: dict[str, Any], exclude: np.ndarray) -> pl.DataFrame:
+    ids = meta.filter(~pl.Series(exclude))
+    links = exact_links(ids, min_words=dedup["min_words"])
+    rows = meta.select("paragraph_id", "row")
+    pairs = (links.join(rows.rename({"paragraph_id": "left_id", "row": "left"}), on="left_id")
+             .join(rows.rename({"paragraph_id": "right_id", "row": "right"}), on="right_id")
+             .select(pl.min_horizontal("left", "right").alias("left"), pl.max_horizontal("left", "right").alias("right")))
+    pairs = _worth_linking(pairs, meta, exclude)
+    return pairs.with_columns(pl.lit(1.0).alias("jaccard"), pl.lit(1.0).alias("containment_lr"),
+                              pl.lit(1.0).alias("containment_rl"), pl.lit(None, dtype=pl.Int64).alias("shared"))
+
+
+def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup: dict[str, Any],
+                     exclude: np.ndarray) -> pl.DataFrame:
+    """Shared-shingle candidates, one hash partition at a time, then exact verification."""
+    usable = meta.filter(~pl.Series(exclude) & pl.col("_eligible")).select("row", "_doc", "is_new")
+    total = _scan_fingerprints(parts, offsets, ["shingles"]).select(pl.col("shingles").list.len().sum()).collect().item()
+    partitions = max(1, -(-int(total or 0) // dedup["partition_shingles"]))
+    mod = dedup["containment_sample_mod"]
+    counts = []
+    for partition in range(partitions):
+        hashes = (_scan_fingerprints(parts, offsets, ["shingles"]).join(usable.lazy(), on="row")
+                  .explode("shingles").rename({"shingles": "hash"}).drop_nulls("hash"))
+        if mod > 1:
+            hashes = hashes.filter(pl.col("hash") % mod == 0)
+        if partitions > 1:
+            hashes = hashes.filter((pl.col("hash") // mod) % partitions == partition)
+        counts.append(count_shared(hashes, dedup["max_posting"], only_new=not bool(meta["is_new"].all())))
+    shared = (pl.concat(counts).group_by("left", "right").agg(pl.col("shared").sum())
+              if counts else pl.DataFrame(schema={**PAIRS, "shared": pl.UInt32}))
+    least = max(1, int(dedup["min_shared_shingles"] / mod * 0.5))
+    candidates = _worth_linking(shared.filter(pl.col("shared") >= least).select("left", "right"), meta, exclude)
+    measured = _measure(parts, offsets, candidates)
+    return verify_pairs(measured, dedup["min_containment"], dedup["min_shared_shingles"])
+
+
+def _to_links(pairs: pl.DataFrame, meta: pl.DataFrame, near_threshold: float) -> pl.DataFrame:
+    """Row pairs to link rows, oriented from the canonically earlier paragraph, with their kind."""
     if pairs.is_empty():
         return pl.DataFrame(schema=LINKS)
-    info = paragraphs.select(
-        pl.col("paragraph_id"), pl.col("doc_id"), pl.col("exact_hash"), pl.col("_rank")
-    ).with_row_index("_i")
-    joined = (pairs.join(info.rename(lambda c: c + "_l"), left_on="left", right_on="_i_l")
-              .join(info.rename(lambda c: c + "_r"), left_on="right", right_on="_i_r"))
+    info = meta.select("row", "paragraph_id", "doc_id", "exact_hash", "_rank")
+    joined = (pairs.join(info.rename(lambda c: c + "_l"), left_on="left", right_on="row_l")
+              .join(info.rename(lambda c: c + "_r"), left_on="right", right_on="row_r"))
     flip = pl.col("_rank_l") > pl.col("_rank_r")
 
-    def pick(left: str, right: str) -> pl.Expr:
-        return pl.when(flip).then(pl.col(right)).otherwise(pl.col(left))
+    def pick(first: str, second: str) -> pl.Expr:
+        return pl.when(flip).then(pl.col(second)).otherwise(pl.col(first))
 
+    kind = (pl.when(pl.col("exact_hash_l") == pl.col("exact_hash_r")).then(pl.lit("exact"))
+            .when(pl.col("jaccard") >= near_threshold).then(pl.lit("near")).otherwise(pl.lit("contained")))
     return joined.select(
         pick("paragraph_id_l", "paragraph_id_r").alias("left_id"),
         pick("paragraph_id_r", "paragraph_id_l").alias("right_id"),
         pick("doc_id_l", "doc_id_r").alias("left_doc_id"),
         pick("doc_id_r", "doc_id_l").alias("right_doc_id"),
-        pl.lit("", dtype=pl.String).alias("kind"),
+        kind.alias("kind"),
         pl.col("jaccard"),
         pick("containment_lr", "containment_rl").alias("containment_left"),
         pick("containment_rl", "containment_lr").alias("containment_right"),
-        (pl.col("exact_hash_l") == pl.col("exact_hash_r")).alias("_same_hash"),
-    )
+    ).cast(LINKS)
 
 
-def _classify(links: pl.DataFrame, near_threshold: float) -> pl.DataFrame:
-    return links.with_columns(
-        pl.when(pl.col("_same_hash")).then(pl.lit("exact"))
-        .when(pl.col("jaccard") >= near_threshold).then(pl.lit("near"))
-        .otherwise(pl.lit("contained")).alias("kind")
-    ).drop("_same_hash")
+def link_corpus(parts: list[Part], dedup: dict[str, Any],
+                on_step: Callable[[str], None] | None = None) -> Linked:
+    """Steps 1-5 of the module docstring over ``parts``."""
+    step = on_step or (lambda name: None)
+    meta = _read_meta(parts)
+    if meta.is_empty():
+        empty = pl.DataFrame(schema={**{c: pl.String for c in META_COLUMNS}})
+        return Linked(empty, pl.DataFrame(schema=LINKS), pl.DataFrame(schema={"paragraph_id": pl.String}), {})
+    meta = meta.with_columns((pl.col("n_words") >= dedup["min_words"]).alias("_eligible"))
+    offsets = list(np.cumsum([0] + [pl.scan_parquet(p.fingerprints).select(pl.len()).collect().item()
+                                    for p in parts[:-1]]))
+    earlier_templates = meta["_earlier_template"].to_numpy()
+    # earlier templates take part in exact and near linking, so new copies of them are found
+    nothing = np.zeros(meta.height, dtype=bool)
+
+    step("exact")
+    exact = _exact_pairs(meta, dedup, nothing)
+    step("near")
+    near = _near_pairs(parts, offsets, meta, dedup, nothing)
+    similar = pl.concat([exact, near]).unique(["left", "right"], keep="first")
+
+    step("templates")
+    similar_links = _to_links(similar, meta, dedup["near_threshold"])
+    candidates = meta.filter(~pl.col("is_title"))
+    template_ids = template_paragraphs(candidates, similar_links, dedup["template_min_docs"])
+    is_template = meta["paragraph_id"].is_in(template_ids).to_numpy() | earlier_templates
+
+    step("contained")
+    contained = _contained_pairs(parts, offsets, meta, dedup, is_template)
+    kept_similar = _worth_linking(similar, meta, is_template)
+    columns = ["left", "right", "jaccard", "containment_lr", "containment_rl"]
+    pairs = pl.concat([kept_similar.select(columns), contained.select(columns)]).unique(["left", "right"], keep="first")
+    links = _to_links(pairs, meta, dedup["near_threshold"]).sort("left_id", "right_id")
+
+    step("clusters")
+    kept = meta.filter(~pl.Series(is_template))
+    clustered = assign_clusters(kept.drop("_earlier_template", "_eligible"), links)
+    earlier = _earlier_ids(links, meta)
+    clustered = clustered.join(earlier, on="paragraph_id", how="left").with_columns(
+        pl.col("earlier_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    new_templates = meta.filter(pl.Series(is_template) & pl.col("is_new")).select("paragraph_id")
+    counts = {"candidates_near": near.height, "candidates_contained": contained.height}
+    return Linked(clustered, links, new_templates, counts)
+
+
+def _earlier_ids(links: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFrame:
+    """For each new paragraph, the ids of earlier-output paragraphs it is directly linked to."""
+    old = meta.filter(~pl.col("is_new")).select("paragraph_id")
+    if old.is_empty() or links.is_empty():
+        return pl.DataFrame(schema={"paragraph_id": pl.String, "earlier_ids": pl.List(pl.String)})
+    sides = pl.concat([
+        links.select(pl.col("right_id").alias("paragraph_id"), pl.col("left_id").alias("other")),
+        links.select(pl.col("left_id").alias("paragraph_id"), pl.col("right_id").alias("other")),
+    ])
+    return (sides.join(old.rename({"paragraph_id": "other"}), on="other")
+            .group_by("paragraph_id").agg(pl.col("other").unique().sort().alias("earlier_ids")))
 
 
 def rebuild_documents(documents: pl.DataFrame, paragraphs: pl.DataFrame, removed: pl.DataFrame
                       ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Document text, paragraph offsets and counts from the paragraphs that remain."""
     lengths = pl.col("text").str.len_chars()
-    paragraphs = paragraphs.sort("doc_id", "para_idx").with_columns(
+    paragraphs = paragraphs.sort("source_path", "record_offset", "para_idx").with_columns(
         (lengths + len(PARAGRAPH_SEPARATOR)).cum_sum().over("doc_id").alias("_end_sep")
     ).with_columns(
         (pl.col("_end_sep") - lengths - len(PARAGRAPH_SEPARATOR)).cast(pl.Int32).alias("char_start"),
         (pl.col("_end_sep") - len(PARAGRAPH_SEPARATOR)).cast(pl.Int32).alias("char_end"),
     ).drop("_end_sep")
     texts = paragraphs.group_by("doc_id").agg(
-        pl.col("text").str.join(PARAGRAPH_SEPARATOR).alias("_text"), pl.len().cast(pl.Int32).alias("_n"))
+        pl.col("text").sort_by("para_idx").str.join(PARAGRAPH_SEPARATOR).alias("_text"),
+        pl.len().cast(pl.Int32).alias("_n"))
     removed_counts = removed.group_by("doc_id").agg(pl.len().cast(pl.Int32).alias("_removed"))
     documents = (documents.join(texts, on="doc_id", how="left").join(removed_counts, on="doc_id", how="left")
                  .with_columns(pl.col("_text").fill_null("").alias("text"),
@@ -103,53 +292,19 @@ def rebuild_documents(documents: pl.DataFrame, paragraphs: pl.DataFrame, removed
     return documents, paragraphs
 
 
-def run_phase_b(documents: pl.DataFrame, paragraphs: pl.DataFrame, removed: pl.DataFrame,
-                dedup: dict[str, Any]) -> PhaseB:
-    """Link, de-template and cluster the paragraphs of phase A (see the module docstring)."""
-    order = ["source_path", "record_offset", "para_idx"]
-    paragraphs = paragraphs.sort(order)
-    ranks = paragraphs.select("paragraph_id").join(
-        paragraphs.sort(CANONICAL_ORDER, nulls_last=True).select("paragraph_id").with_row_index("_rank"),
-        on="paragraph_id", how="left", maintain_order="left")["_rank"]
-    paragraphs = paragraphs.with_columns(ranks)
-    offsets, hashes = shingle_hashes(paragraphs["text"].to_list(), n=dedup["shingle_size"])
-    sigs = signatures(offsets, hashes, num_perm=dedup["num_perm"], seed=dedup["minhash_seed"])
-    doc_index = paragraphs["doc_id"].rank("dense").to_numpy()
-    eligible = paragraphs["n_words"].to_numpy() >= dedup["min_words"]
-
-    # exact and near pairs (different documents, both paragraphs long enough)
-    exact = exact_links(paragraphs, min_words=dedup["min_words"])
-    exact = exact.filter(pl.col("left_doc_id") != pl.col("right_doc_id"))
-    near = near_duplicate_pairs(offsets, hashes, sigs, dedup["near_threshold"])
-    near = near.filter(pl.Series(doc_index[near["left"].to_numpy()] != doc_index[near["right"].to_numpy()])
-                       & pl.Series(eligible[near["left"].to_numpy()] & eligible[near["right"].to_numpy()]))
-    near_links = _classify(_pairs_to_links(near, paragraphs), dedup["near_threshold"])
-    similar = pl.concat([exact.select(list(LINKS)), near_links.select(list(LINKS))]).unique(["left_id", "right_id"], keep="first")
-
-    # same-outlet templates leave the corpus before anything is clustered
-    templates = set(template_paragraphs(paragraphs.filter(~pl.col("is_title")), similar, dedup["template_min_docs"]))
-    is_template = paragraphs["paragraph_id"].is_in(list(templates)).to_numpy()
-    template_rows = paragraphs.filter(pl.Series(is_template)).select(
+def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked) -> dict[str, pl.DataFrame]:
+    """One shard's final tables: templates removed, cluster columns joined, documents rebuilt."""
+    paragraphs = tables["paragraphs"]
+    is_template = paragraphs["paragraph_id"].is_in(linked.templates["paragraph_id"].implode())
+    template_rows = paragraphs.filter(is_template).select(
         "doc_id", "source_path", pl.col("para_idx").cast(pl.Int32).alias("unit_idx"),
         pl.lit(0, dtype=pl.Int32).alias("char_start"), pl.col("text").str.len_chars().cast(pl.Int32).alias("char_end"),
         "text", pl.lit("template").alias("reason"), pl.lit("template").alias("stage"), "outlet")
-    removed = pl.concat([removed, template_rows.cast(removed.schema)])
-
-    # quotes re-wrapped in longer paragraphs, among what is left
-    contained = containment_pairs(offsets, hashes, doc_index, min_containment=dedup["min_containment"],
-                                  min_shared=dedup["min_shared_shingles"], max_posting=dedup["max_posting"],
-                                  sample_mod=dedup["containment_sample_mod"])
-    pairs = pl.concat([near.select(list(PAIR_SCHEMA)), contained]).unique(["left", "right"], keep="first")
-    keep = ~(is_template[pairs["left"].to_numpy()] | is_template[pairs["right"].to_numpy()])
-    links = _classify(_pairs_to_links(pairs.filter(pl.Series(keep)), paragraphs), dedup["near_threshold"])
-    exact = exact.filter(~pl.col("left_id").is_in(list(templates)) & ~pl.col("right_id").is_in(list(templates)))
-    links = (pl.concat([exact.select(list(LINKS)), links.select(list(LINKS))])
-             .unique(["left_id", "right_id"], keep="first").sort("left_id", "right_id"))
-
-    kept = paragraphs.filter(pl.Series(~is_template)).drop("_rank")
-    kept_sigs = sigs[~is_template]
-    documents, kept = rebuild_documents(documents, kept, removed)
-    clustered = assign_clusters(kept, links).sort(order)
-    return PhaseB(documents.sort("source_path", "record_offset"), clustered,
-                  removed.sort("source_path", "doc_id", "unit_idx", "char_start", "reason", nulls_last=False),
-                  links, kept_sigs)
+    removed = pl.concat([tables["removed"], template_rows.cast(tables["removed"].schema)]).sort(
+        "source_path", "doc_id", "unit_idx", "char_start", "reason", nulls_last=False)
+    cluster_columns = linked.meta.select("paragraph_id", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
+    kept = paragraphs.filter(~is_template).join(cluster_columns, on="paragraph_id", how="left")
+    documents, kept = rebuild_documents(tables["documents"], kept, removed)
+    return {"documents": documents.sort("source_path", "record_offset"),
+            "paragraphs": kept.sort("source_path", "record_offset", "para_idx"),
+            "removed": removed}

@@ -1,0 +1,65 @@
+"""Fingerprints: what phase B needs of a paragraph, computed in phase A beside the text.
+
+Per kept paragraph: its sorted unique shingle hashes (``shingles``, for exact Jaccard and containment),
+its MinHash signature (``signature``, ``num_perm`` uint32 values) and the hashes of its LSH bands
+(``band_00`` … one uint64 column per band, so phase B can read one band at a time). Computing them in
+the phase-A workers spreads the work over all cores and lets phase B run on these columns alone,
+never on the corpus text; the stored signatures and band hashes are also what an incremental run
+(``--against``) links new paragraphs against.
+
+Example:
+    >>> import polars as pl
+    >>> p = pl.DataFrame({"paragraph_id": ["a-0"], "text": ["one two three four five six"]})
+    >>> table = fingerprint_table(p, {"shingle_size": 5, "num_perm": 16, "minhash_seed": 1, "near_threshold": 0.8})
+    >>> table.columns[:3], table["shingles"].list.len().item()
+    (['paragraph_id', 'shingles', 'signature'], 2)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from .lsh import band_hashes, optimal_bands
+from .minhash import signatures
+from .shingles import shingle_hashes
+
+
+def band_params(dedup: dict[str, Any]) -> tuple[int, int]:
+    """``(b, r)`` of the LSH for the ``[dedup]`` config (datasketch's search, weighted to recall)."""
+    return optimal_bands(dedup["near_threshold"], dedup["num_perm"])
+
+
+def band_columns(dedup: dict[str, Any]) -> list[str]:
+    return [f"band_{k:02d}" for k in range(band_params(dedup)[0])]
+
+
+def shingle_list(offsets: np.ndarray, hashes: np.ndarray) -> pl.Series:
+    """Per-text hash arrays as one polars ``List(UInt32)`` column, without a Python loop."""
+    array = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(hashes.astype(np.uint32)))
+    return pl.Series("shingles", pl.from_arrow(array))
+
+
+def list_to_arrays(column: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A ``List(UInt32)`` column back to ``(offsets int64, hashes uint64)`` for the numba kernels."""
+    lengths = column.list.len().fill_null(0).to_numpy().astype(np.int64)
+    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    hashes = column.explode().drop_nulls().to_numpy().astype(np.uint64)
+    return offsets, hashes
+
+
+def fingerprint_table(paragraphs: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
+    """Fingerprints of ``paragraphs`` (columns ``paragraph_id``, ``text``), row for row."""
+    offsets, hashes = shingle_hashes(paragraphs["text"].to_list(), n=dedup["shingle_size"])
+    sigs = signatures(offsets, hashes, num_perm=dedup["num_perm"], seed=dedup["minhash_seed"])
+    b, r = band_params(dedup)
+    n = sigs.shape[0]
+    bands = band_hashes(sigs, b, r)["band_hash"].to_numpy().reshape(b, n) if n else np.empty((b, 0), np.uint64)
+    columns = {"paragraph_id": paragraphs["paragraph_id"], "shingles": shingle_list(offsets, hashes),
+               "signature": pl.Series("signature", sigs, dtype=pl.Array(pl.UInt32, dedup["num_perm"]))}
+    columns.update({name: pl.Series(name, bands[k], dtype=pl.UInt64) for k, name in enumerate(band_columns(dedup))})
+    return pl.DataFrame(columns)

@@ -1,0 +1,82 @@
+"""Incremental dedup: a new crawl linked against an earlier output gives the links a joint run gives."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+from tests.conftest import RAW, REPO
+
+
+def corpusclean(*args):
+    return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def crawls(tmp_path_factory):
+    """crawl1: the wire's copy; crawl2: the outlets that reprint it; and the runs on them."""
+    root = tmp_path_factory.mktemp("incremental")
+    shutil.copytree(RAW / "northwind-wire", root / "crawl1" / "northwind-wire")
+    for outlet in ("harbor-tribune", "the-lantern", "vostok-vestnik"):
+        shutil.copytree(RAW / outlet, root / "crawl2" / outlet)
+    runs = {
+        "earlier": ["run", str(root / "crawl1"), "-o", str(root / "out1")],
+        "new": ["run", str(root / "crawl2"), "-o", str(root / "out2"), "--against", str(root / "out1")],
+        "joint": ["run", str(root / "crawl1"), str(root / "crawl2"), "-o", str(root / "joint")],
+    }
+    for name, args in runs.items():
+        completed = corpusclean(*args, "--quiet")
+        assert completed.returncode == 0, (name, completed.stderr)
+    return root
+
+
+def _links(folder) -> set[tuple]:
+    links = pl.read_parquet(folder / "links.parquet")
+    return {(r["left_id"], r["right_id"], r["kind"], round(r["jaccard"], 9)) for r in links.to_dicts()}
+
+
+def test_new_paragraphs_name_the_earlier_ones_they_repeat(crawls):
+    new = pl.read_parquet(crawls / "out2" / "paragraphs.parquet")
+    earlier = pl.read_parquet(crawls / "out1" / "paragraphs.parquet")
+    repeating = new.filter(pl.col("earlier_ids").list.len() > 0)
+    assert repeating.height >= 5  # 3 verbatim reprints, an edited one, re-wrapped quotes
+    earlier_ids = set(earlier["paragraph_id"])
+    for row in repeating.to_dicts():
+        assert set(row["earlier_ids"]) <= earlier_ids
+        # the wire's copy is older, so it is the canonical one
+        assert row["canonical_id"] in earlier_ids and not row["is_canonical"]
+
+
+def test_incremental_links_equal_the_joint_runs_new_links(crawls):
+    earlier_ids = set(pl.read_parquet(crawls / "out1" / "paragraphs.parquet")["paragraph_id"])
+    joint = {link for link in _links(crawls / "joint") if not (link[0] in earlier_ids and link[1] in earlier_ids)}
+    assert _links(crawls / "out2") == joint
+    manifest = json.loads((crawls / "out2" / "manifest.json").read_text())
+    assert manifest["against"] == [str(crawls / "out1")] and manifest["counts"]["repeating_earlier"] >= 5
+
+
+def test_incremental_paragraphs_equal_the_joint_run(crawls):
+    new = pl.read_parquet(crawls / "out2" / "paragraphs.parquet").drop("earlier_ids")
+    joint = pl.read_parquet(crawls / "joint" / "paragraphs.parquet").drop("earlier_ids")
+    joint_new = joint.filter(pl.col("source_path").str.starts_with("crawl2/"))
+    from polars.testing import assert_frame_equal
+    assert_frame_equal(new, joint_new)
+
+
+def test_against_a_folder_without_an_output_is_a_usage_error(tmp_path):
+    completed = corpusclean("run", str(RAW), "-o", str(tmp_path / "out"), "--against", str(tmp_path), "-q")
+    assert completed.returncode == 2 and "no manifest.json" in completed.stderr
+
+
+def test_against_an_output_with_other_fingerprint_settings_is_refused(crawls, tmp_path):
+    config = tmp_path / "other.toml"
+    config.write_text("[dedup]\nnum_perm = 64\n")
+    completed = corpusclean("run", str(crawls / "crawl2"), "-o", str(tmp_path / "o"), "-c", str(config),
+                            "--against", str(crawls / "out1"), "-q")
+    assert completed.returncode == 2 and "dedup.num_perm" in completed.stderr
