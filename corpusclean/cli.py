@@ -220,5 +220,10 @@ def _print_summary(result, console: Console) -> None:
         console.print(errors)
 
 
+from .views.commands import register  # noqa: E402  (the report and inspect commands)
+
+register(app)
+
+
 def main() -> None:
     app()

@@ -36,6 +36,9 @@ CLUSTER_COLUMNS: dict[str, pl.DataType] = {
 # this one repeats.
 FINAL_PARAGRAPHS: dict[str, pl.DataType] = {**PARAGRAPHS, **CLUSTER_COLUMNS, "earlier_ids": pl.List(pl.String)}
 
+# ``unit_idx`` is the line of the extracted text the span was on (the units of
+# :mod:`corpusclean.text.segment`), null for spans cut before segmentation (a date prefix);
+# ``char_start``/``char_end`` are offsets in that line.
 REMOVED: dict[str, pl.DataType] = {
     "doc_id": pl.String, "source_path": pl.String, "unit_idx": pl.Int32, "char_start": pl.Int32,
     "char_end": pl.Int32, "text": pl.String, "reason": pl.String, "stage": pl.String, "outlet": pl.String,

@@ -5,7 +5,8 @@ connected components with ``scipy.sparse.csgraph.connected_components`` (linear 
 canonical paragraph of a component is its first in canonical order (earliest date, then source path,
 record offset, paragraph index), so cluster ids (xxh64 of the canonical paragraph id) do not depend on
 input order. ``similarity`` is the Jaccard of a member's direct link to the canonical copy (1.0 for the
-canonical itself and exact copies) and null when the two are related only through other members.
+canonical itself and exact copies) and null when the two are related only through other members, or
+when the paragraph is in no cluster.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def assign_clusters(paragraphs: pl.DataFrame, links: pl.DataFrame) -> pl.DataFra
     is_canonical = pl.col("paragraph_id") == pl.col("canonical_id")
     clustered = ordered.join(cluster_ids, on="canonical_id", how="left").with_columns(
         is_canonical.alias("is_canonical"),
-        pl.when(is_canonical).then(1.0).otherwise(pl.col("jaccard")).alias("similarity"),
+        pl.when(pl.col("cluster_size") == 1).then(None)
+        .when(is_canonical).then(1.0).otherwise(pl.col("jaccard")).alias("similarity"),
     )
     return clustered.select(*paragraphs.columns, *CLUSTER_COLUMNS).cast(CLUSTER_COLUMNS)

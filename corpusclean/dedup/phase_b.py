@@ -297,7 +297,7 @@ def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked) -> dict[str,
     paragraphs = tables["paragraphs"]
     is_template = paragraphs["paragraph_id"].is_in(linked.templates["paragraph_id"].implode())
     template_rows = paragraphs.filter(is_template).select(
-        "doc_id", "source_path", pl.col("para_idx").cast(pl.Int32).alias("unit_idx"),
+        "doc_id", "source_path", pl.col("source_units").list.first().cast(pl.Int32).alias("unit_idx"),
         pl.lit(0, dtype=pl.Int32).alias("char_start"), pl.col("text").str.len_chars().cast(pl.Int32).alias("char_end"),
         "text", pl.lit("template").alias("reason"), pl.lit("template").alias("stage"), "outlet")
     removed = pl.concat([tables["removed"], template_rows.cast(tables["removed"].schema)]).sort(

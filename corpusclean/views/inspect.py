@@ -1,0 +1,251 @@
+"""The report's views in the terminal, for one document, one cluster or one outlet (rich).
+
+* :func:`inspect_document`: the document in source order, removed spans struck through and dimmed
+  with their rule (``~~like this~~ [rule]``, readable without colour too), reused paragraphs marked with
+  their cluster, then every link from its paragraphs with kind, Jaccard and both containments.
+* :func:`inspect_cluster`: the canonical text, the members (outlet, date, document, link to the
+  canonical copy) and the links among them.
+* :func:`inspect_outlet`: counts, removals by rule, who it reprints and who reprints it, its largest
+  clusters and its documents.
+
+Ids may be given in full or as an unambiguous prefix (at least 4 characters); an outlet name may differ
+in case. Anything unknown raises :class:`~corpusclean.errors.UsageError` with one line saying so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..errors import UsageError
+from .report import (NO_OUTLET, Block, RunOutput, cluster_members, clustered_paragraphs, document_blocks,
+                     document_rows, open_run, outlet_name, reuse_pairs)
+
+MAX_LISTED = 25         # rows of the longer lists (documents of an outlet, members of a cluster, links)
+MIN_PREFIX = 4
+
+
+def _resolve(run: RunOutput, table: str, column: str, given: str, what: str) -> str:
+    """``given`` as a full id of ``table.column``, or the one id it is a prefix of."""
+    ids = run.scan(table).select(column).filter(pl.col(column).is_not_null())
+    if ids.filter(pl.col(column) == given).select(pl.len()).collect().item():
+        return given
+    if len(given) >= MIN_PREFIX:
+        matches = (ids.filter(pl.col(column).str.starts_with(given)).unique().sort(column)
+                   .head(3).collect()[column].to_list())
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise UsageError(f"{what} id prefix {given!r} is ambiguous in {run.root} "
+                             f"(e.g. {', '.join(matches[:2])}); give more characters")
+    raise UsageError(f"no {what} with id {given!r} in {run.root}")
+
+
+def _num(value: Any) -> str:
+    return "" if value is None else f"{value:.3f}" if isinstance(value, float) else f"{value:,}"
+
+
+def _table(title: str, headers: list[str], numeric: set[str] = frozenset()) -> Table:
+    table = Table(title=title, title_justify="left")
+    for header in headers:
+        table.add_column(header, justify="right" if header in numeric else "left")
+    return table
+
+
+def _add_row(table: Table, *cells: Any) -> None:
+    """Add a row of plain text: values from the corpus are never read as rich markup."""
+    table.add_row(*(cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in cells))
+
+
+def _removed_text(text: str, rule: str) -> Text:
+    return Text.assemble(("~~", "dim"), (text, "dim strike red"), ("~~", "dim"), (f" [{rule}]", "dim italic"))
+
+
+def inspect_document(out_dir: str | Path, doc_id: str, console: Console) -> None:
+    """Print one document: metadata, text with removals struck through, its links."""
+    run = open_run(out_dir)
+    doc_id = _resolve(run, "documents", "doc_id", doc_id, "document")
+    doc = run.scan("documents").filter(pl.col("doc_id") == doc_id).with_columns(outlet_name()).collect().row(0, named=True)
+    paragraphs, removed = document_rows(run, [doc_id])
+    clustered = clustered_paragraphs(run).filter(pl.col("is_canonical")).select(
+        pl.col("paragraph_id").alias("canonical_id"), pl.col("outlet").alias("canonical_outlet"),
+        pl.col("date").alias("canonical_date"))
+    paragraphs = paragraphs.join(clustered.collect(), on="canonical_id", how="left")
+
+    console.print(Text(doc["title"] or "(untitled)", style="bold"))
+    console.print(f"doc {doc_id} · {doc['outlet']} ({doc['outlet_source']}) · {doc['date'] or 'undated'}",
+                  markup=False, highlight=False)
+    console.print(f"{doc['source_path']}" + (f" @{doc['record_offset']}" if doc["record_offset"] else "")
+                  + (f" · {doc['url']}" if doc["url"] else ""), markup=False, highlight=False)
+    console.print(f"{doc['format']} in {doc['container']}, {doc['encoding']} ({doc['encoding_evidence']}) · "
+                  f"{doc['n_paragraphs']} paragraphs, {doc['n_removed']} removed, {doc['n_chars']:,} characters",
+                  markup=False, highlight=False)
+    console.rule()
+    for block in document_blocks(paragraphs.to_dicts(), removed.to_dicts()):
+        console.print(_block_text(block))
+    console.rule()
+
+    ids = paragraphs["paragraph_id"].implode()
+    links = (run.scan("links").filter(pl.col("left_id").is_in(ids) | pl.col("right_id").is_in(ids))
+             .sort("left_id", "right_id").collect())
+    if links.is_empty():
+        console.print("No links: no paragraph of this document recurs elsewhere.")
+        return
+    others = (run.scan("paragraphs").filter(pl.col("paragraph_id").is_in(
+        pl.concat([links["left_id"], links["right_id"]]).unique().implode()))
+        .select("paragraph_id", outlet_name(), "date").collect())
+    where = {row["paragraph_id"]: row for row in others.iter_rows(named=True)}
+    table = _table(f"links ({links.height})", ["paragraph", "kind", "jaccard", "contained (this in other)",
+                   "contained (other in this)", "other paragraph", "outlet", "date"],
+                   numeric={"jaccard", "contained (this in other)", "contained (other in this)"})
+    own = set(paragraphs["paragraph_id"].to_list())
+    for link in links.iter_rows(named=True):
+        mine_left = link["left_id"] in own
+        mine, other = (link["left_id"], link["right_id"]) if mine_left else (link["right_id"], link["left_id"])
+        c_mine, c_other = ((link["containment_left"], link["containment_right"]) if mine_left
+                           else (link["containment_right"], link["containment_left"]))
+        info = where.get(other, {})
+        _add_row(table, mine, link["kind"], _num(link["jaccard"]), _num(c_mine), _num(c_other), other,
+                      info.get("outlet", ""), info.get("date") or "undated")
+    console.print(table)
+
+
+def _block_text(block: Block) -> Text:
+    row = block.row
+    if block.kind == "removed":
+        return Text.assemble(("   - ", "dim"), _removed_text(row["text"], row["reason"]))
+    line = Text.assemble((f"{row['para_idx']:>3} ", "cyan"))
+    if row.get("cluster_id") is not None:
+        if row["is_canonical"]:
+            what = f"cluster {row['cluster_id']} ({row['cluster_size']}), canonical"
+        else:
+            what = (f"cluster {row['cluster_id']} ({row['cluster_size']}), copy of "
+                    f"{row.get('canonical_outlet') or NO_OUTLET} {row.get('canonical_date') or 'undated'}")
+        line.append(f"⟲ {what} ", style="yellow")
+    if row["is_title"]:
+        line.append("[title] ", style="bold")
+    for i, (piece, rule) in enumerate(block.pieces):
+        if i:
+            line.append(" ")
+        if rule is None:
+            line.append(piece, style="bold" if row["is_title"] else "")
+        else:
+            line.append(_removed_text(piece, rule))
+    return line
+
+
+def inspect_cluster(out_dir: str | Path, cluster_id: str, console: Console) -> None:
+    """Print one cluster: canonical text, members with their link to it, links among members."""
+    run = open_run(out_dir)
+    cluster_id = _resolve(run, "paragraphs", "cluster_id", cluster_id, "cluster")
+    members = cluster_members(run, [cluster_id], None)
+    canonical = members.filter(pl.col("is_canonical")).row(0, named=True)
+    console.print(Text(f"cluster {cluster_id}: {canonical['cluster_size']} paragraphs in "
+                       f"{canonical['cluster_outlets']} outlet(s)", style="bold"))
+    console.print(f"canonical {canonical['paragraph_id']} · {canonical['outlet']} · {canonical['date'] or 'undated'}"
+                  f" · {canonical['title'] or canonical['source_path']}", markup=False, highlight=False)
+    console.rule()
+    console.print(Text(canonical["text"]))
+    console.rule()
+    table = _table(f"members ({members.height})", ["paragraph", "role", "outlet", "date", "document", "jaccard",
+                   "contained in canonical"], numeric={"jaccard", "contained in canonical"})
+    for m in members.head(MAX_LISTED).iter_rows(named=True):
+        role = "canonical" if m["is_canonical"] else (m["kind"] or "via other members")
+        _add_row(table, m["paragraph_id"], role, m["outlet"], m["date"] or "undated", m["title"] or m["source_path"],
+                      _num(1.0 if m["is_canonical"] else m["jaccard"]), _num(m["containment_member"]))
+    console.print(table)
+    if members.height > MAX_LISTED:
+        console.print(f"… and {members.height - MAX_LISTED:,} more members", style="dim")
+    for m in members.filter(~pl.col("is_canonical") & (pl.col("text") != canonical["text"])).head(5).iter_rows(named=True):
+        console.print(Text.assemble((f"{m['paragraph_id']} ({m['outlet']}): ", "cyan"), m["text"]))
+
+    ids = members["paragraph_id"].implode()
+    links = (run.scan("links").filter(pl.col("left_id").is_in(ids) & pl.col("right_id").is_in(ids))
+             .sort("left_id", "right_id").collect())
+    table = _table(f"links among members ({links.height})", ["left (earlier)", "right (later)", "kind", "jaccard",
+                   "contained (left in right)", "contained (right in left)"],
+                   numeric={"jaccard", "contained (left in right)", "contained (right in left)"})
+    for link in links.head(MAX_LISTED).iter_rows(named=True):
+        _add_row(table, link["left_id"], link["right_id"], link["kind"], _num(link["jaccard"]),
+                      _num(link["containment_left"]), _num(link["containment_right"]))
+    console.print(table)
+    if links.height > MAX_LISTED:
+        console.print(f"… and {links.height - MAX_LISTED:,} more links", style="dim")
+
+
+def _resolve_outlet(run: RunOutput, name: str) -> str:
+    outlets = (run.scan("documents").select(outlet_name()).unique().sort("outlet").collect()["outlet"].to_list())
+    if name in outlets:
+        return name
+    folded = [outlet for outlet in outlets if outlet.casefold() == name.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    if not outlets:
+        raise UsageError(f"no outlet named {name!r} in {run.root}: the run has no documents")
+    known = ", ".join(outlets[:12]) + (f", … ({len(outlets)} in all)" if len(outlets) > 12 else "")
+    raise UsageError(f"no outlet named {name!r} in {run.root} (outlets: {known})")
+
+
+def inspect_outlet(out_dir: str | Path, name: str, console: Console) -> None:
+    """Print one outlet: counts, removals by rule, reuse in both directions, clusters, documents."""
+    run = open_run(out_dir)
+    name = _resolve_outlet(run, name)
+    is_outlet = pl.col("outlet") == name
+    documents = (run.scan("documents").with_columns(outlet_name()).filter(is_outlet)
+                 .select("doc_id", "title", "date", "source_path", "n_paragraphs", "n_removed")
+                 .sort("date", "source_path", nulls_last=True).collect())
+    paragraphs = run.scan("paragraphs").with_columns(outlet_name()).filter(is_outlet)
+    counts = paragraphs.select(pl.len().alias("paragraphs"),
+                               pl.col("cluster_id").is_not_null().sum().alias("reused"),
+                               (pl.col("cluster_id").is_not_null() & ~pl.col("is_canonical")).sum().alias("copies"),
+                               ).collect().row(0, named=True)
+    removed = (run.scan("removed").with_columns(outlet_name()).filter(is_outlet)
+               .group_by("reason").agg(pl.len().alias("spans")).sort(["spans", "reason"], descending=[True, False])
+               .collect())
+    console.print(Text(name, style="bold"))
+    console.print(f"{documents.height:,} documents · {counts['paragraphs']:,} paragraphs kept · "
+                  f"{counts['reused']:,} in clusters ({counts['copies']:,} of them later copies) · "
+                  f"{removed['spans'].sum():,} spans removed", markup=False, highlight=False)
+
+    if not removed.is_empty():
+        table = _table("removed by rule", ["rule", "spans"], numeric={"spans"})
+        for reason, spans in removed.iter_rows():
+            _add_row(table, reason, f"{spans:,}")
+        console.print(table)
+
+    pairs = reuse_pairs(run)
+    table = _table("reuse (direction by canonical date)", ["direction", "outlet", "paragraphs"], numeric={"paragraphs"})
+    for source, reprint, count in pairs.filter(pl.col("reprint_outlet") == name).iter_rows():
+        _add_row(table, "reprints from", source + (" (itself)" if source == name else ""), f"{count:,}")
+    reprinted_by = pairs.filter((pl.col("source_outlet") == name) & (pl.col("reprint_outlet") != name))
+    for source, reprint, count in reprinted_by.iter_rows():
+        _add_row(table, "reprinted by", reprint, f"{count:,}")
+    console.print(table if table.row_count else "No paragraph of this outlet is shared with another document.")
+
+    clusters = (clustered_paragraphs(run).filter(is_outlet).select("cluster_id", "cluster_size", "cluster_outlets")
+                .unique().sort(["cluster_size", "cluster_id"], descending=[True, False]).collect())
+    if not clusters.is_empty():
+        canon = (clustered_paragraphs(run, with_text=True)
+                 .filter(pl.col("is_canonical") & pl.col("cluster_id").is_in(clusters["cluster_id"].head(10).implode()))
+                 .select("cluster_id", pl.col("outlet").alias("canonical_outlet"), "text").collect())
+        table = _table(f"largest clusters with this outlet ({clusters.height:,} in all)",
+                       ["cluster", "size", "outlets", "canonical outlet", "canonical text"], numeric={"size", "outlets"})
+        for row in clusters.head(10).join(canon, on="cluster_id", how="left", maintain_order="left").iter_rows(named=True):
+            text = row["text"] or ""
+            _add_row(table, row["cluster_id"], f"{row['cluster_size']:,}", f"{row['cluster_outlets']:,}",
+                          row["canonical_outlet"], text[:90] + ("…" if len(text) > 90 else ""))
+        console.print(table)
+
+    table = _table(f"documents ({documents.height:,})", ["doc", "date", "title", "paragraphs", "removed"],
+                   numeric={"paragraphs", "removed"})
+    for row in documents.head(MAX_LISTED).iter_rows(named=True):
+        _add_row(table, row["doc_id"], row["date"] or "undated", row["title"] or row["source_path"],
+                      f"{row['n_paragraphs']:,}", f"{row['n_removed']:,}")
+    console.print(table)
+    if documents.height > MAX_LISTED:
+        console.print(f"… and {documents.height - MAX_LISTED:,} more documents", style="dim")

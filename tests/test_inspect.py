@@ -1,0 +1,126 @@
+"""``corpusclean inspect``: a document, a cluster and an outlet of the run on raw/, in a subprocess, and
+the exit code 2 line for anything unknown."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from rich.console import Console
+
+from corpusclean import run
+from corpusclean.errors import UsageError
+from corpusclean.views.inspect import inspect_cluster, inspect_document, inspect_outlet
+from tests.conftest import RAW, REPO
+
+TABLES = ("documents", "paragraphs", "removed", "links", "errors")
+WIRE_VOTE = "c14835061c1b90a6"     # raw/northwind-wire/portsmere-tidal-barrier-vote.txt
+
+
+def corpusclean(*args: str) -> subprocess.CompletedProcess:
+    # wide and colourless, so long lines do not wrap and the text can be matched
+    env = {**os.environ, "COLUMNS": "220", "NO_COLOR": "1", "TERM": "dumb"}
+    return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def raw_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("inspect-run")
+    run([RAW], out, workers=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tables(raw_out) -> dict[str, pl.DataFrame]:
+    return {name: pl.read_parquet(raw_out / f"{name}.parquet") for name in TABLES}
+
+
+def test_inspect_document(raw_out, tables):
+    completed = corpusclean("inspect", str(raw_out), "--doc", WIRE_VOTE)
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    doc = tables["documents"].filter(pl.col("doc_id") == WIRE_VOTE).row(0, named=True)
+    assert doc["title"] in out and doc["source_path"] in out and doc["outlet"] in out
+    # every removed span is shown struck (~~text~~) with its rule
+    for row in tables["removed"].filter(pl.col("doc_id") == WIRE_VOTE).iter_rows(named=True):
+        assert f"~~{row['text']}" in out and f"[{row['reason']}]" in out
+    # the cut photo credit stays on the title line, before the kept title
+    title_line = next(line for line in out.splitlines() if "[title]" in line)
+    assert title_line.index("© Northwind/ Maria Ellery") < title_line.index(doc["title"])
+    # reused paragraphs name their cluster; links are listed with kind, jaccard and containments
+    for cluster_id in tables["paragraphs"].filter(pl.col("doc_id") == WIRE_VOTE)["cluster_id"].drop_nulls():
+        assert f"cluster {cluster_id}" in out
+    links = tables["links"].filter((pl.col("left_doc_id") == WIRE_VOTE) | (pl.col("right_doc_id") == WIRE_VOTE))
+    assert f"links ({links.height})" in out
+    for link in links.iter_rows(named=True):
+        line = next(line for line in out.splitlines() if link["right_id"] in line and link["left_id"] in line)
+        assert link["kind"] in line and f"{link['jaccard']:.3f}" in line
+        assert f"{link['containment_left']:.3f}" in line and f"{link['containment_right']:.3f}" in line
+
+
+def test_inspect_document_by_prefix_and_struck_style(raw_out):
+    console = Console(record=True, width=200, force_terminal=True, color_system="standard")
+    inspect_document(raw_out, WIRE_VOTE[:6], console)
+    ansi = console.export_text(styles=True, clear=False)
+    struck = re.compile(r"\x1b\[(?:\d+;)*9(?:;\d+)*mShare:")  # SGR 9 (strike) right before a removed span
+    assert struck.search(ansi), "removed spans are struck through"
+    assert "Share:" in console.export_text()
+
+
+def test_inspect_cluster(raw_out, tables):
+    paragraphs = tables["paragraphs"]
+    lantern = paragraphs.filter(pl.col("doc_id") == "62ba8a6f4d618286", pl.col("cluster_id").is_not_null()).row(0, named=True)
+    completed = corpusclean("inspect", str(raw_out), "--cluster", lantern["cluster_id"])
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    members = paragraphs.filter(pl.col("cluster_id") == lantern["cluster_id"])
+    canonical = members.filter(pl.col("is_canonical")).row(0, named=True)
+    assert f"cluster {lantern['cluster_id']}: {members.height} paragraphs in 2 outlet(s)" in out
+    assert canonical["text"][:100] in out
+    for member in members.iter_rows(named=True):
+        assert member["paragraph_id"] in out and member["outlet"] in out and member["date"] in out
+    link = tables["links"].filter(pl.col("right_id") == lantern["paragraph_id"]).row(0, named=True)
+    line = next(line for line in out.splitlines() if line.count("-00") == 2 and link["left_id"] in line)
+    assert "contained" in line and f"{link['jaccard']:.3f}" in line and f"{link['containment_left']:.3f}" in line
+
+
+def test_inspect_outlet(raw_out, tables):
+    completed = corpusclean("inspect", str(raw_out), "--outlet", "northwind wire")  # case does not matter
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    documents = tables["documents"].filter(pl.col("outlet") == "Northwind Wire")
+    assert f"{documents.height} documents" in out
+    for doc_id in documents["doc_id"]:
+        assert doc_id in out
+    for reason, spans in tables["removed"].filter(pl.col("outlet") == "Northwind Wire").group_by("reason").len().iter_rows():
+        assert any(reason in line and line.rstrip(" │").endswith(str(spans)) for line in out.splitlines())
+    reprinted = [line for line in out.splitlines() if "reprinted by" in line]
+    assert any("Harbor Tribune" in line and "5" in line for line in reprinted)
+    assert any("The Lantern" in line and "1" in line for line in reprinted)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--doc", "ffffffffffffffff"], "no document with id 'ffffffffffffffff'"),
+    (["--cluster", "nope"], "no cluster with id 'nope'"),
+    (["--outlet", "Daily Nowhere"], "no outlet named 'Daily Nowhere'"),
+    ([], "give exactly one of --doc ID, --cluster ID, --outlet NAME"),
+    (["--doc", WIRE_VOTE, "--outlet", "The Lantern"], "give exactly one of"),
+])
+def test_unknown_ids_exit_2_with_one_line(raw_out, args, message):
+    completed = corpusclean("inspect", str(raw_out), *args)
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("corpusclean: error: ") and message in lines[0]
+    assert completed.stdout == ""
+
+
+def test_missing_run_is_a_usage_error(tmp_path):
+    for view in (inspect_document, inspect_cluster, inspect_outlet):
+        with pytest.raises(UsageError, match="no such output folder"):
+            view(tmp_path / "missing", "x", Console())

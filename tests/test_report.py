@@ -1,0 +1,365 @@
+"""The HTML report: sections and numbers checked against the run's tables, caps, escaping, the CLI,
+and the page rendered in headless Chromium (installed once per session with apt-get when missing)."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from corpusclean import run
+from corpusclean.schema import CLUSTER_COLUMNS, DOCUMENTS, ERRORS, LINKS, PARAGRAPHS, REMOVED
+from corpusclean.views.report import render_report
+from tests.conftest import RAW, REPO
+
+TABLES = ("documents", "paragraphs", "removed", "links", "errors")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
+
+
+def corpusclean(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def raw_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report-run")
+    run([RAW], out, workers=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tables(raw_out) -> dict[str, pl.DataFrame]:
+    return {name: pl.read_parquet(raw_out / f"{name}.parquet") for name in TABLES}
+
+
+@pytest.fixture(scope="module")
+def report(raw_out, tmp_path_factory) -> tuple[Path, str, float]:
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    started = time.perf_counter()
+    render_report(raw_out, path)
+    return path, path.read_text("utf-8"), time.perf_counter() - started
+
+
+def section(page: str, name: str) -> str:
+    start = page.index(f'<section id="{name}"')
+    return page[start:page.index("</section>", start)]
+
+
+# ------------------------------------------------------------------------------- content vs tables
+
+
+def test_summary_counts_match_the_tables(report, tables, raw_out):
+    _, page, _ = report
+    summary = section(page, "summary")
+    counts = dict(re.findall(r'data-count="([a-z_]+)">([\d,]+)<', summary))
+    assert int(counts["documents"].replace(",", "")) == tables["documents"].height
+    assert int(counts["paragraphs"].replace(",", "")) == tables["paragraphs"].height
+    assert int(counts["removed"].replace(",", "")) == tables["removed"].height
+    assert int(counts["links"].replace(",", "")) == tables["links"].height
+    assert int(counts["errors"].replace(",", "")) == tables["errors"].height
+    assert int(counts["clusters"]) == tables["paragraphs"]["cluster_id"].drop_nulls().n_unique()
+    manifest = json.loads((raw_out / "manifest.json").read_text())
+    timings = summary[summary.index('id="timings"'):]
+    for stage, seconds in manifest["timings_seconds"].items():
+        assert f"{stage} {seconds:.2f} s" in timings
+
+
+def test_heatmap_and_flows_follow_canonical_dates(report, tables):
+    _, page, _ = report
+    reuse = section(page, "reuse")
+    assert re.search(r'<figure id="heatmap"[^>]*><svg', reuse)
+    paragraphs = tables["paragraphs"]
+    canonical = paragraphs.filter(pl.col("is_canonical") & pl.col("cluster_id").is_not_null()).select(
+        pl.col("paragraph_id").alias("canonical_id"), pl.col("outlet").alias("source"))
+    expected = (paragraphs.filter(pl.col("cluster_id").is_not_null() & ~pl.col("is_canonical"))
+                .join(canonical, on="canonical_id").group_by("source", "outlet").len())
+    expected = {(s, r): n for s, r, n in expected.iter_rows()}
+    shown = {(html.unescape(s), html.unescape(r)): int(n) for s, r, n in re.findall(
+        r'<tr data-source="([^"]*)" data-reprint="([^"]*)">.*?<td class="num">([\d,]+)</td></tr>', reuse)}
+    assert shown == expected
+    # the sample: the wire is copied by the Tribune (five paragraphs) and quoted by the Lantern (one)
+    assert expected == {("Northwind Wire", "Harbor Tribune"): 5, ("Northwind Wire", "The Lantern"): 1}
+    # every outlet in a pair is a heatmap label; the heatmap is 3 outlets wide
+    assert 'data-outlets="3"' in reuse
+    for outlet in {"Northwind Wire", "Harbor Tribune", "The Lantern"}:
+        assert f">{outlet}</text>" in reuse
+
+
+def test_largest_clusters_show_canonical_text_outlets_and_dates(report, tables):
+    _, page, _ = report
+    clusters = section(page, "clusters")
+    paragraphs = tables["paragraphs"]
+    canonical = paragraphs.filter(pl.col("is_canonical") & pl.col("cluster_id").is_not_null())
+    assert canonical.height == 6
+    assert "All 6 clusters" in clusters
+    for row in canonical.iter_rows(named=True):
+        article = clusters[clusters.index(f'id="cluster-{row["cluster_id"]}"'):]
+        article = article[:article.index("</article>")]
+        assert html.escape(row["text"]) in article
+        members = paragraphs.filter(pl.col("cluster_id") == row["cluster_id"])
+        for member in members.iter_rows(named=True):
+            assert f"<td>{html.escape(member['outlet'])}</td><td>{member['date']}</td>" in article
+    # a contained member shows its own text and link numbers
+    lantern = paragraphs.filter(pl.col("paragraph_id") == "62ba8a6f4d618286-0002").row(0, named=True)
+    assert html.escape(lantern["text"][:200]) in clusters
+    assert "<td>contained</td>" in clusters and "0.230" in clusters
+
+
+def test_removals_by_rule_and_outlet_match_group_by(report, tables):
+    _, page, _ = report
+    removals = section(page, "removals")
+    shown = {html.unescape(rule): int(n) for rule, n in re.findall(r'<tr data-rule="([^"]*)" data-spans="(\d+)">', removals)}
+    expected = dict(tables["removed"].group_by("reason").len().iter_rows())
+    assert shown == expected
+    by_outlet = {html.unescape(o): int(n) for o, n in re.findall(r'<tr data-outlet="([^"]*)" data-spans="(\d+)">', removals)}
+    assert by_outlet == dict(tables["removed"].group_by("outlet").len().iter_rows())
+    assert '<figure id="removals-chart"><svg' in removals
+
+
+def test_errors_are_listed_by_reason(report, tables):
+    _, page, _ = report
+    errors = section(page, "errors")
+    for error_type, n in tables["errors"].group_by("error_type").len().iter_rows():
+        assert f'data-error="{error_type}" data-inputs="{n}"' in errors
+    for row in tables["errors"].iter_rows(named=True):
+        assert html.escape(row["source_path"]) in errors and html.escape(row["message"]) in errors
+
+
+def test_documents_strike_removed_spans_and_link_reused_paragraphs(report, tables):
+    _, page, _ = report
+    documents = section(page, "documents")
+    assert "All 10 documents" in documents
+    for doc_id in tables["documents"]["doc_id"]:
+        assert f'id="doc-{doc_id}"' in documents
+    # every removed span is struck through once, with its rule
+    struck = re.findall(r'<del title="([^"]*)">(.*?)</del>', documents, flags=re.S)
+    assert len(struck) == tables["removed"].height
+    assert sorted(html.unescape(rule) for rule, _ in struck) == sorted(tables["removed"]["reason"])
+    assert sorted(html.unescape(text) for _, text in struck) == sorted(tables["removed"]["text"])
+    # a span cut from the title line sits inside the title paragraph, before the kept text
+    assert re.search(r'<p class="para title" id="p-c14835061c1b90a6-0000"><del title="generic.photo_credit_prefix">'
+                     r'© Northwind/ Maria Ellery ?</del>', documents)
+    # each clustered paragraph links to its cluster, and every in-page anchor has a target
+    for row in tables["paragraphs"].filter(pl.col("cluster_id").is_not_null()).iter_rows(named=True):
+        assert re.search(rf'id="p-{row["paragraph_id"]}"><a class="badge" href="#cluster-{row["cluster_id"]}"', documents)
+    targets = set(re.findall(r'\bid="([^"]+)"', page))
+    anchors = set(re.findall(r'href="#([^"]+)"', page))
+    assert anchors and anchors <= targets
+
+
+def test_page_is_self_contained_small_and_fast(report):
+    path, page, seconds = report
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r'\b(?:src|href)\s*=\s*"(?!#)', page), "only in-page links, no external resources"
+    assert "<link" not in page and "@import" not in page and not re.search(r"url\((?!#)", page)
+    assert page.count("<script>") == 2 and "<script src" not in page
+    assert path.stat().st_size < 400_000
+    assert seconds < 10
+
+
+# ------------------------------------------------------------------------------------ caps, escaping
+
+
+def test_caps_are_stated(raw_out, tmp_path):
+    path = render_report(raw_out, tmp_path / "capped.html", max_documents=3, max_clusters=2, max_outlets=2)
+    page = path.read_text("utf-8")
+    assert "Showing 3 of 10 documents" in page
+    assert "Showing 2 of 6 clusters" in page
+    assert "Showing 2 of 3 outlets that share paragraphs" in page
+    assert 'data-outlets="2"' in page
+    assert len(re.findall(r'<article class="doc"', page)) == 3
+    assert len(re.findall(r'<article class="cluster"', page)) == 2
+    targets = set(re.findall(r'\bid="([^"]+)"', page))
+    assert set(re.findall(r'href="#([^"]+)"', page)) <= targets
+
+
+def test_corpus_text_is_escaped(raw_out, tmp_path):
+    out = tmp_path / "evil"
+    shutil.copytree(raw_out, out, ignore=shutil.ignore_patterns("_work"))
+    evil = '<script>alert("x")</script> & <b onmouseover="y">'
+    documents = pl.read_parquet(out / "documents.parquet").with_columns(title=pl.lit(evil), outlet=pl.lit(evil))
+    documents.write_parquet(out / "documents.parquet")
+    removed = pl.read_parquet(out / "removed.parquet").with_columns(reason=pl.lit('"><img src=x>'))
+    removed.write_parquet(out / "removed.parquet")
+    page = render_report(out, out / "report.html").read_text("utf-8")
+    assert evil not in page and "<img" not in page and "onmouseover=\"" not in page
+    assert html.escape(evil) in page
+    assert page.count("<script>") == 2
+
+
+def test_missing_run_is_a_usage_error(tmp_path):
+    from corpusclean.errors import UsageError
+
+    with pytest.raises(UsageError, match="not a finished corpusclean run"):
+        render_report(tmp_path, tmp_path / "r.html")
+
+
+def synthetic_run(out: Path, n_docs: int, seed: int = 7) -> Path:
+    """Tables shaped like a run of ``n_docs`` documents in 60 outlets: 8 paragraphs each, paragraphs
+    2-4 shared by runs of documents (clusters of 2 to 40 copies), 3 removals per document."""
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    doc_ids = [f"{i:016x}" for i in range(n_docs)]
+    outlets = [f"Outlet {i % 60:02d}" for i in range(n_docs)]
+    dates = [f"2026-{1 + i * 12 // n_docs:02d}-{1 + i % 28:02d}" for i in range(n_docs)]
+    documents = pl.DataFrame({
+        "doc_id": doc_ids, "source_path": [f"raw/o/{i:07d}.html" for i in range(n_docs)], "record_offset": 0,
+        "source_hash": "0", "format": "html", "container": "file", "encoding": "utf-8", "encoding_evidence": "utf-8",
+        "outlet": outlets, "outlet_source": "folder", "url": None, "title": [f"Title {i}" for i in range(n_docs)],
+        "date": dates, "author": None, "sitename": None, "text": "", "n_paragraphs": 8, "n_removed": 3,
+        "n_chars": 800, "config_hash": "0"}, schema=DOCUMENTS)
+    para_doc = np.repeat(np.arange(n_docs), 8)
+    para_idx = np.tile(np.arange(8), n_docs)
+    paragraph_ids = [f"{doc_ids[d]}-{k:04d}" for d, k in zip(para_doc, para_idx)]
+    paragraphs = pl.DataFrame({
+        "paragraph_id": paragraph_ids, "doc_id": [doc_ids[d] for d in para_doc], "para_idx": para_idx,
+        "is_title": para_idx == 0,
+        "text": [f"Paragraph {k} of document {d}, with some words to show." for d, k in zip(para_doc, para_idx)],
+        "char_start": 0, "char_end": 10, "source_units": [[int(k)] for k in para_idx], "n_words": 10,
+        "exact_hash": 0, "source_path": [f"raw/o/{d:07d}.html" for d in para_doc], "record_offset": 0,
+        "outlet": [outlets[d] for d in para_doc], "date": [dates[d] for d in para_doc], "config_hash": "0"},
+        schema=PARAGRAPHS)
+    # consecutive documents share paragraphs 2..4 in groups of 2..40; the first of a group is canonical
+    sizes = rng.integers(2, 41, size=n_docs)
+    group = np.repeat(np.arange(n_docs), sizes)[:n_docs]
+    first = np.searchsorted(group, group)
+    shared = (para_idx >= 2) & (para_idx <= 4)
+    canonical_doc = first[para_doc]
+    group_size = np.bincount(group)[group][para_doc]
+    in_cluster = shared & (group_size > 1)
+    canonical_ids = [f"{doc_ids[c]}-{k:04d}" for c, k in zip(canonical_doc, para_idx)]
+    paragraphs = paragraphs.with_columns(
+        cluster_id=pl.Series([f"c{c:07d}{k}" if s else None for c, k, s in zip(canonical_doc, para_idx, in_cluster)],
+                             dtype=pl.String),
+        cluster_size=pl.Series(np.where(in_cluster, group_size, 1), dtype=pl.Int32),
+        is_canonical=pl.Series(~in_cluster | (canonical_doc == para_doc)),
+        canonical_id=pl.Series([c if s else p for c, p, s in zip(canonical_ids, paragraph_ids, in_cluster)]),
+        canonical_doc_id=pl.Series([doc_ids[c] if s else doc_ids[d]
+                                    for c, d, s in zip(canonical_doc, para_doc, in_cluster)]),
+        similarity=pl.lit(1.0),
+        cluster_outlets=pl.Series(np.where(in_cluster, np.minimum(group_size, 60), 1), dtype=pl.Int32),
+    ).cast(CLUSTER_COLUMNS)
+    members = paragraphs.filter(pl.col("cluster_id").is_not_null() & ~pl.col("is_canonical"))
+    links = members.select(pl.col("canonical_id").alias("left_id"), pl.col("paragraph_id").alias("right_id"),
+                           pl.col("canonical_doc_id").alias("left_doc_id"), pl.col("doc_id").alias("right_doc_id"),
+                           pl.lit("exact").alias("kind"), pl.lit(1.0).alias("jaccard"),
+                           pl.lit(1.0).alias("containment_left"), pl.lit(1.0).alias("containment_right")).cast(LINKS)
+    rules = [f"generic.rule_{i:02d}" for i in range(20)]
+    rem_doc = np.repeat(np.arange(n_docs), 3)
+    removed = pl.DataFrame({
+        "doc_id": [doc_ids[d] for d in rem_doc], "source_path": [f"raw/o/{d:07d}.html" for d in rem_doc],
+        "unit_idx": np.tile([8, 9, 10], n_docs), "char_start": 0, "char_end": 12, "text": "Share: print",
+        "reason": [rules[i % 20] for i in rng.integers(0, 20, size=len(rem_doc))], "stage": "strip",
+        "outlet": [outlets[d] for d in rem_doc]}, schema=REMOVED)
+    n_errors = max(1, n_docs // 100)
+    errors = pl.DataFrame({"doc_id": [f"e{i:015x}" for i in range(n_errors)],
+                           "source_path": [f"raw/o/bad-{i:05d}.html" for i in range(n_errors)], "record_offset": 0,
+                           "stage": "clean",
+                           "error_type": (["no_article", "empty", "binary"] * n_errors)[:n_errors],
+                           "message": "synthetic"}, schema=ERRORS)
+    for name, frame in zip(TABLES, (documents, paragraphs, removed, links, errors)):
+        frame.write_parquet(out / f"{name}.parquet")
+    counts = {"inputs": n_docs + n_errors, "documents": n_docs, "errors": n_errors, "paragraphs": paragraphs.height,
+              "removed": removed.height, "links": links.height, "clusters": paragraphs["cluster_id"].n_unique() - 1}
+    manifest = {"version": "synthetic", "inputs": ["raw"], "counts": counts, "accounting": {"balanced": True},
+                "timings_seconds": {"total": 1.0}}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return out
+
+
+def test_large_run_is_capped_small_and_fast(tmp_path):
+    out = synthetic_run(tmp_path / "big", 20_000)
+    started = time.perf_counter()
+    path = render_report(out, tmp_path / "big.html")
+    seconds = time.perf_counter() - started
+    page = path.read_text("utf-8")
+    assert "Showing 200 of 20,000 documents" in page
+    assert re.search(r"Showing 50 of [\d,]+ clusters", page)
+    assert "Showing 30 of 60 outlets that share paragraphs" in page
+    assert "Showing 100 of 200 failed inputs" in page
+    assert len(re.findall(r'<article class="doc"', page)) == 200
+    assert path.stat().st_size < 3_000_000
+    assert seconds < 20, f"rendering took {seconds:.1f} s"
+
+
+# ------------------------------------------------------------------------------------------- CLI
+
+
+def test_report_command(raw_out, tmp_path):
+    target = tmp_path / "cli.html"
+    completed = corpusclean("report", str(raw_out), "-o", str(target), "--max-documents", "4")
+    assert completed.returncode == 0, completed.stderr
+    assert "report:" in completed.stdout and target.is_file()
+    assert "Showing 4 of 10 documents" in target.read_text("utf-8")
+    default = corpusclean("report", str(raw_out))
+    assert default.returncode == 0, default.stderr
+    assert (raw_out / "report.html").is_file()
+
+
+def test_report_command_on_a_missing_run_exits_2(tmp_path):
+    completed = corpusclean("report", str(tmp_path / "nothing"))
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines() == [f"corpusclean: error: no such output folder: {tmp_path / 'nothing'}"]
+
+
+# ------------------------------------------------------------------------------ headless Chromium
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's chromium; installed with apt-get when missing (CI runs as root), else the test skips."""
+    if not CHROMIUM.exists():
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
+                subprocess.run(command, check=True, capture_output=True, text=True, timeout=1800, env=env)
+        except (OSError, subprocess.SubprocessError) as exc:
+            detail = getattr(exc, "stderr", None) or str(exc)
+            pytest.skip(f"headless Chromium is not installed and `apt-get install chromium` failed: "
+                        f"{detail.strip().splitlines()[-1] if detail.strip() else exc}")
+        if not CHROMIUM.exists():
+            pytest.skip(f"`apt-get install chromium` did not provide {CHROMIUM}")
+    return CHROMIUM
+
+
+def run_chromium(binary: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(binary), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_report_renders_in_headless_chromium(chromium, report, tmp_path):
+    import matplotlib.image
+
+    path = report[0]
+    dom = run_chromium(chromium, tmp_path / "profile-dom", "--dump-dom", path.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", dom.stdout)
+    assert body, dom.stdout[:500]
+    attributes = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(1)))
+    assert attributes.get("js-errors") == "0", attributes
+    assert int(attributes.get("heatmap-width", "0")) > 200, attributes
+    assert "Uncaught" not in dom.stderr and ":CONSOLE" not in dom.stderr, dom.stderr[-2000:]
+
+    png = tmp_path / "report.png"
+    shot = run_chromium(chromium, tmp_path / "profile-shot", f"--screenshot={png}", "--window-size=1280,2000",
+                        path.as_uri())
+    assert shot.returncode == 0 and png.is_file() and png.stat().st_size > 0, shot.stderr[-2000:]
+    image = matplotlib.image.imread(png)
+    assert image.shape[:2] == (2000, 1280)
+    colours = np.unique((image[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) > 50, "the screenshot is (nearly) one colour: the page did not render"
+    assert float(image[..., :3].std()) > 0.05
