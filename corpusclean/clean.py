@@ -140,33 +140,34 @@ def clean_record(record: Record, context: Context) -> Rows:
         text = ruled.kept[kept_position]
         removed.append(_removed_row(record, outlet, unit_idx, 0, len(text), text, "title.repeated", "title"))
 
-    if _prose_words([p for p, _ in body]) < segment_config["min_article_words"]:
+    body_words = [word_count(text) for text, _ in body]
+    if sum(n for n in body_words if n >= 5) < segment_config["min_article_words"]:
         raise InputError("clean", "no_article",
                          "no article text: after removing chrome, fewer than "
                          f"{segment_config['min_article_words']} words stand in paragraphs of five or more words")
 
     # paragraph 0 is the title when there is one; source units are indexes of the segmented lines
-    paragraphs: list[tuple[str, bool, list[int]]] = []
+    paragraphs: list[tuple[str, bool, list[int], int]] = []
     if titled.title is not None:
         title_units = [ruled.kept_idx[titled.title_idx]] if titled.title_idx is not None else []
-        paragraphs.append((titled.title, True, title_units))
-    for text, positions in body:
-        paragraphs.append((text, False, [ruled.kept_idx[titled.body_idx[p]] for p in positions]))
+        paragraphs.append((titled.title, True, title_units, word_count(titled.title)))
+    for (text, positions), words in zip(body, body_words):
+        paragraphs.append((text, False, [ruled.kept_idx[titled.body_idx[p]] for p in positions], words))
 
     date = _iso_date(hints.get("date")) or _iso_date(extracted.date) or ruled.date
     seed = context.config.section("dedup")["hash_seed"]
     paragraph_rows, offset = [], 0
-    for para_idx, (text, is_title, source_units) in enumerate(paragraphs):
+    for para_idx, (text, is_title, source_units, words) in enumerate(paragraphs):
         paragraph_rows.append({
             "paragraph_id": f"{record.doc_id}-{para_idx:04d}", "doc_id": record.doc_id, "para_idx": para_idx,
             "is_title": is_title, "text": text, "char_start": offset, "char_end": offset + len(text),
-            "source_units": source_units, "n_words": word_count(text),
+            "source_units": source_units, "n_words": words,
             "exact_hash": xxhash.xxh64_intdigest(text.encode("utf-8"), seed),
             "source_path": record.source_path, "record_offset": record.record_offset,
             "outlet": outlet, "date": date, "config_hash": context.config_hash,
         })
         offset += len(text) + len(PARAGRAPH_SEPARATOR)
-    clean_text = PARAGRAPH_SEPARATOR.join(text for text, _, _ in paragraphs)
+    clean_text = PARAGRAPH_SEPARATOR.join(text for text, _, _, _ in paragraphs)
     document = {
         "doc_id": record.doc_id, "source_path": record.source_path, "record_offset": record.record_offset,
         "source_hash": record.source_hash, "format": record.format, "container": record.container,
@@ -177,10 +178,6 @@ def clean_record(record: Record, context: Context) -> Rows:
         "config_hash": context.config_hash,
     }
     return Rows(documents=[document], paragraphs=paragraph_rows, removed=removed)
-
-
-def _prose_words(paragraphs: list[str]) -> int:
-    return sum(n for n in map(word_count, paragraphs) if n >= 5)
 
 
 def _removed_row(record: Record, outlet: str, unit_idx: int | None, start: int, end: int, text: str,

@@ -3,7 +3,7 @@
 ``OUT/`` after a run::
 
     documents.parquet  paragraphs.parquet  removed.parquet  links.parquet  errors.parquet  manifest.json
-    fingerprints.parquet         shingles, signatures and band hashes, for ``--against`` in later runs
+    fingerprints.parquet         shingles and LSH band hashes, for ``--against`` in later runs
     _work/phase_a.json           what phase A was run on (inputs, config, shards, timings)
     _work/discovered.parquet     every path discovery found, for the accounting check
     _work/shards/shard-*/        phase-A tables per shard (see :mod:`corpusclean.shards`)
@@ -248,7 +248,7 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
         "paragraphs": TableWriter(output / "paragraphs.parquet", FINAL_PARAGRAPHS),
         "removed": TableWriter(output / "removed.parquet", REMOVED),
     }
-    fingerprint_columns = ["shingles", "signature", *band_columns(dedup)]
+    fingerprint_columns = ["shingles", *band_columns(dedup)]
     fingerprints = None
     errors = [pl.read_parquet(work / "discovery_errors.parquet")]
     seen_paths: set[str] = set()

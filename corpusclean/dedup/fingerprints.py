@@ -1,8 +1,10 @@
 """Fingerprints: what phase B needs of a paragraph, computed in phase A beside the text.
 
-Per kept paragraph: its sorted unique shingle hashes (``shingles``, for exact Jaccard and containment),
-its MinHash signature (``signature``, ``num_perm`` uint32 values) and the hashes of its LSH bands
-(``band_00`` … one uint64 column per band, so phase B can read one band at a time). Computing them in
+Per kept paragraph: its sorted unique shingle hashes (``shingles``, for exact Jaccard and containment)
+and the hashes of its MinHash signature's LSH bands (``band_00`` … one uint64 column per band, so phase
+B can read one band at a time). The signature itself (``num_perm`` uint32 values) is computed and
+banded here but not stored: phase B and ``--against`` use only the bands, and storing it made
+``fingerprints.parquet`` 37 % larger (44 of 120 MiB for 50 MB of text, benchmarks/crawl.py). Computing them in
 the phase-A workers spreads the work over all cores and lets phase B run on these columns alone,
 never on the corpus text; the stored signatures and band hashes are also what an incremental run
 (``--against``) links new paragraphs against.
@@ -12,7 +14,7 @@ Example:
     >>> p = pl.DataFrame({"paragraph_id": ["a-0"], "text": ["one two three four five six"]})
     >>> table = fingerprint_table(p, {"shingle_size": 5, "num_perm": 16, "minhash_seed": 1, "near_threshold": 0.8})
     >>> table.columns[:3], table["shingles"].list.len().item()
-    (['paragraph_id', 'shingles', 'signature'], 2)
+    (['paragraph_id', 'shingles', 'band_00'], 2)
 """
 
 from __future__ import annotations
@@ -59,7 +61,6 @@ def fingerprint_table(paragraphs: pl.DataFrame, dedup: dict[str, Any]) -> pl.Dat
     b, r = band_params(dedup)
     n = sigs.shape[0]
     bands = band_hashes(sigs, b, r)["band_hash"].to_numpy().reshape(b, n) if n else np.empty((b, 0), np.uint64)
-    columns = {"paragraph_id": paragraphs["paragraph_id"], "shingles": shingle_list(offsets, hashes),
-               "signature": pl.Series("signature", sigs, dtype=pl.Array(pl.UInt32, dedup["num_perm"]))}
+    columns = {"paragraph_id": paragraphs["paragraph_id"], "shingles": shingle_list(offsets, hashes)}
     columns.update({name: pl.Series(name, bands[k], dtype=pl.UInt64) for k, name in enumerate(band_columns(dedup))})
     return pl.DataFrame(columns)

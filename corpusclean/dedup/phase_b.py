@@ -31,6 +31,7 @@ from typing import Any, Callable
 import numpy as np
 import polars as pl
 
+from ..extractors.outlet import slug
 from ..schema import CLUSTER_COLUMNS, LINKS
 from .clusters import assign_clusters
 from .containment import count_shared, verify_pairs
@@ -65,6 +66,7 @@ class Linked:
     links: pl.DataFrame
     templates: pl.DataFrame  # paragraph_id of new paragraphs removed as templates
     counts: dict[str, int]
+    outlets: pl.DataFrame  # outlet -> _outlet: one spelling per outlet (see outlet_spellings)
 
 
 def _read_meta(parts: list[Part]) -> pl.DataFrame:
@@ -132,19 +134,23 @@ def _worth_linking(pairs: pl.DataFrame, meta: pl.DataFrame, exclude: np.ndarray)
 
 def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup: dict[str, Any],
                 exclude: np.ndarray) -> pl.DataFrame:
-    """LSH candidates band by band (only buckets holding a new paragraph), verified by exact Jaccard."""
+    """LSH candidates band by band (only buckets holding a new paragraph), verified by exact Jaccard.
+
+    Only representatives of exact-duplicate groups are banded (see :func:`link_corpus`).
+    """
     new_rows = pl.DataFrame({"row": meta.filter(pl.col("is_new"))["row"]})
     found = [pl.DataFrame(schema=PAIRS)]
     only_new = bool(meta["is_new"].all())
     for band, column in enumerate(band_columns(dedup)):
         frame = _scan_fingerprints(parts, offsets, [column]).select(
             "row", pl.lit(band, dtype=pl.UInt16).alias("band"), pl.col(column).alias("band_hash"))
-        frame = frame.join(meta.lazy().filter(pl.col("_eligible")).select("row"), on="row")
+        frame = frame.join(meta.lazy().filter(pl.col("_eligible") & pl.col("_representative")).select("row"), on="row")
         if not only_new:
             touched = frame.join(new_rows.lazy(), on="row").select("band_hash").unique()
             frame = frame.join(touched, on="band_hash")
-        found.append(candidate_pairs(frame.collect(), max_bucket_size=dedup["max_bucket_size"]))
-    candidates = _worth_linking(pl.concat(found).unique(), meta, exclude)
+        band_pairs = candidate_pairs(frame.collect(), max_bucket_size=dedup["max_bucket_size"])
+        found = [pl.concat([*found, band_pairs]).unique()]  # pairs repeat across bands: keep one copy
+    candidates = _worth_linking(found[0], meta, exclude)
     measured = _measure(parts, offsets, candidates)
     return measured.filter(pl.col("jaccard") >= dedup["near_threshold"])
 
@@ -163,8 +169,9 @@ def _exact_pairs(meta: pl.DataFrame, dedup: dict[str, Any], exclude: np.ndarray)
 
 def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup: dict[str, Any],
                      exclude: np.ndarray) -> pl.DataFrame:
-    """Shared-shingle candidates, one hash partition at a time, then exact verification."""
-    usable = meta.filter(~pl.Series(exclude) & pl.col("_eligible")).select("row", "_doc", "is_new")
+    """Shared-shingle candidates among representatives, one hash partition at a time, then verified."""
+    usable = meta.filter(~pl.Series(exclude) & pl.col("_eligible") & pl.col("_representative")).select(
+        "row", "_doc", "is_new")
     total = _scan_fingerprints(parts, offsets, ["shingles"]).select(pl.col("shingles").list.len().sum()).collect().item()
     partitions = max(1, -(-int(total or 0) // dedup["partition_shingles"]))
     mod = dedup["containment_sample_mod"]
@@ -218,8 +225,17 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     meta = _read_meta(parts)
     if meta.is_empty():
         empty = pl.DataFrame(schema={**{c: pl.String for c in META_COLUMNS}})
-        return Linked(empty, pl.DataFrame(schema=LINKS), pl.DataFrame(schema={"paragraph_id": pl.String}), {})
+        return Linked(empty, pl.DataFrame(schema=LINKS), pl.DataFrame(schema={"paragraph_id": pl.String}), {},
+                      pl.DataFrame(schema={"outlet": pl.String, "_outlet": pl.String}))
+    outlets = outlet_spellings(meta)
+    meta = meta.join(outlets, on="outlet", how="left").with_columns(pl.col("_outlet").alias("outlet")).drop("_outlet")
     meta = meta.with_columns((pl.col("n_words") >= dedup["min_words"]).alias("_eligible"))
+    # One representative per group of exact duplicates (per side, old or new) enters the near and
+    # contained searches: exact links already join the group, and k copies would otherwise make k²
+    # candidate pairs in every bucket and posting list they share (1.5M pairs at 50 MB of
+    # text, 935k of them between identical paragraphs, before this).
+    meta = meta.with_columns(
+        (pl.col("_rank") == pl.col("_rank").min().over("exact_hash", "is_new")).alias("_representative"))
     offsets = list(np.cumsum([0] + [pl.scan_parquet(p.fingerprints).select(pl.len()).collect().item()
                                     for p in parts[:-1]]))
     earlier_templates = meta["_earlier_template"].to_numpy()
@@ -234,8 +250,10 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
 
     step("templates")
     similar_links = _to_links(similar, meta, dedup["near_threshold"])
-    candidates = meta.filter(~pl.col("is_title"))
-    template_ids = template_paragraphs(candidates, similar_links, dedup["template_min_docs"])
+    # a page crawled several times is one page: count pages by their content, not their ids
+    page_keys = meta.group_by("doc_id").agg(pl.col("exact_hash").sort_by("para_idx").hash().alias("_page"))
+    candidates = meta.filter(~pl.col("is_title")).join(page_keys, on="doc_id")
+    template_ids = template_paragraphs(candidates, similar_links, dedup["template_min_docs"], page_column="_page")
     is_template = meta["paragraph_id"].is_in(template_ids).to_numpy() | earlier_templates
 
     step("contained")
@@ -253,7 +271,17 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
         pl.col("earlier_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))))
     new_templates = meta.filter(pl.Series(is_template) & pl.col("is_new")).select("paragraph_id")
     counts = {"candidates_near": near.height, "candidates_contained": contained.height}
-    return Linked(clustered, links, new_templates, counts)
+    return Linked(clustered, links, new_templates, counts, outlets)
+
+
+def outlet_spellings(meta: pl.DataFrame) -> pl.DataFrame:
+    """One spelling per outlet: names equal once slugged ("the-lantern", "The Lantern") take the one
+    most paragraphs carry (ties: the first in sort order). Columns ``outlet`` → ``_outlet``."""
+    counted = (meta.group_by("outlet").agg(pl.len().alias("n"))
+               .with_columns(pl.col("outlet").map_elements(slug, return_dtype=pl.String).alias("_slug")))
+    chosen = counted.sort(["_slug", "n", "outlet"], descending=[False, True, False]).group_by(
+        "_slug", maintain_order=True).agg(pl.col("outlet").first().alias("_outlet"))
+    return counted.join(chosen, on="_slug").select("outlet", "_outlet")
 
 
 def _earlier_ids(links: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFrame:
@@ -294,6 +322,11 @@ def rebuild_documents(documents: pl.DataFrame, paragraphs: pl.DataFrame, removed
 
 def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked) -> dict[str, pl.DataFrame]:
     """One shard's final tables: templates removed, cluster columns joined, documents rebuilt."""
+    def respell(table: pl.DataFrame) -> pl.DataFrame:
+        return (table.join(linked.outlets, on="outlet", how="left")
+                .with_columns(pl.col("_outlet").fill_null(pl.col("outlet")).alias("outlet")).drop("_outlet"))
+
+    tables = {name: respell(table) if "outlet" in table.columns else table for name, table in tables.items()}
     paragraphs = tables["paragraphs"]
     is_template = paragraphs["paragraph_id"].is_in(linked.templates["paragraph_id"].implode())
     template_rows = paragraphs.filter(is_template).select(

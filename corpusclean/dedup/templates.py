@@ -24,14 +24,19 @@ import polars as pl
 from .clusters import components
 
 
-def template_paragraphs(paragraphs: pl.DataFrame, links: pl.DataFrame, min_docs: int = 3) -> list[str]:
-    """Sorted ids of the paragraphs that are one outlet's repeated chrome (see the module docstring)."""
+def template_paragraphs(paragraphs: pl.DataFrame, links: pl.DataFrame, min_docs: int = 3,
+                        page_column: str = "doc_id") -> list[str]:
+    """Sorted ids of the paragraphs that are one outlet's repeated chrome (see the module docstring).
+
+    Documents are counted by ``page_column``: give a content key there so that one page crawled
+    three times counts once, not as three pages sharing a template.
+    """
     if paragraphs.is_empty() or links.is_empty():
         return []
-    labelled = paragraphs.select("paragraph_id", "doc_id", "outlet").with_columns(
+    labelled = paragraphs.select("paragraph_id", pl.col(page_column).alias("_page"), "outlet").with_columns(
         _group=pl.Series(components(paragraphs["paragraph_id"], links)))
     groups = (labelled.group_by("_group")
               .agg(pl.col("outlet").n_unique().alias("outlets"), pl.col("outlet").first().alias("outlet"),
-                   pl.col("doc_id").n_unique().alias("docs"))
+                   pl.col("_page").n_unique().alias("docs"))
               .filter((pl.col("outlets") == 1) & (pl.col("outlet") != "") & (pl.col("docs") >= min_docs)))
     return sorted(labelled.join(groups.select("_group"), on="_group")["paragraph_id"].to_list())

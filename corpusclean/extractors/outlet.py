@@ -33,8 +33,12 @@ def url_host(url: str | None) -> str | None:
     return host.removeprefix("www.") if host else None
 
 
+_NOT_ALPHANUMERIC = regex.compile(r"[^\p{L}\p{N}]+")
+
+
 def slug(name: str) -> str:
-    return regex.sub(r"[^\p{L}\p{N}]+", "-", name.casefold()).strip("-")
+    """``"The Lantern"`` → ``"the-lantern"``: how folder names and site names are compared."""
+    return _NOT_ALPHANUMERIC.sub("-", name.casefold()).strip("-")
 
 
 def resolve_outlet(*, url: str | None, sitename: str | None, field_outlet: str | None,

