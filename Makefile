@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ run: $(STAMP)
 ## test: run the test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## fuzz: 100,000+ generated cases through normalization, segmentation, parsers, decoding, MinHash
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz.py --cases 100000
 
 ## bench: extraction quality on ../shared/aeb
 bench: $(STAMP)

@@ -154,7 +154,9 @@ def clean_record(record: Record, context: Context) -> Rows:
     for (text, positions), words in zip(body, body_words):
         paragraphs.append((text, False, [ruled.kept_idx[titled.body_idx[p]] for p in positions], words))
 
-    date = _iso_date(hints.get("date")) or _iso_date(extracted.date) or ruled.date
+    # the fetch date of a WARC record is the last resort: a page is no younger than its fetch
+    date = (_iso_date(hints.get("date")) or _iso_date(extracted.date) or ruled.date
+            or _iso_date(hints.get("fetch_date")))
     seed = context.config.section("dedup")["hash_seed"]
     paragraph_rows, offset = [], 0
     for para_idx, (text, is_title, source_units, words) in enumerate(paragraphs):

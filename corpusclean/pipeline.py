@@ -106,6 +106,8 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
     if fresh:
         shutil.rmtree(work, ignore_errors=True)
     shards_dir.mkdir(parents=True, exist_ok=True)
+    for stale in shards_dir.glob(".shard-*.tmp"):  # half-written by a run that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     workers = workers or default_workers()
 
     clock = time.perf_counter()

@@ -224,7 +224,7 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     step = on_step or (lambda name: None)
     meta = _read_meta(parts)
     if meta.is_empty():
-        empty = pl.DataFrame(schema={**{c: pl.String for c in META_COLUMNS}})
+        empty = pl.DataFrame(schema={**{c: pl.String for c in META_COLUMNS}, **CLUSTER_COLUMNS, **EARLIER_COLUMN})
         return Linked(empty, pl.DataFrame(schema=LINKS), pl.DataFrame(schema={"paragraph_id": pl.String}), {},
                       pl.DataFrame(schema={"outlet": pl.String, "_outlet": pl.String}))
     outlets = outlet_spellings(meta)

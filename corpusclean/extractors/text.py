@@ -20,12 +20,18 @@ from dataclasses import dataclass, field
 import regex
 
 _DATE_PREFIX = regex.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\b[ \t]*", regex.IGNORECASE)
-_IMAGE = regex.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
-_LINK = regex.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
-_REFERENCE_LINK = regex.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]")
-_EMPHASIS = regex.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])(\*|_)(?=\S)(.+?)(?<=\S)\3(?![\w*])")
-_HEADING = regex.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)[ \t#]*$", regex.MULTILINE)
-_RULE_LINE = regex.compile(r"^[ \t]*([-*_])([ \t]*\1){2,}[ \t]*$", regex.MULTILINE)
+# Every pattern runs in linear time: bracket and emphasis bodies exclude their own delimiters, so a
+# long line of "*a *a *a" or "[[[" cannot make the engine backtrack quadratically (a 1 MB line took
+# hours with the first, looser patterns; tests/fuzz.py and tests/test_hostile.py found it).
+_IMAGE = regex.compile(r"!\[([^\[\]\n]*)\]\([^)\[\]\n]*\)")
+_LINK = regex.compile(r"\[([^\[\]\n]*)\]\([^)\[\]\n]*\)")
+_REFERENCE_LINK = regex.compile(r"\[([^\[\]\n]+)\]\[[^\[\]\n]*\]")
+_EMPHASIS = regex.compile(r"\*\*(?=\S)((?:[^*\n]|\*(?!\*))+?)(?<=\S)\*\*|__(?=\S)((?:[^_\n]|_(?!_))+?)(?<=\S)__"
+                          r"|(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])|(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])")
+_HEADING = regex.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*)$", regex.MULTILINE)
+_RULE_LINE = regex.compile(r"^[ \t]*([-*_])(?:[ \t]*\1){2,}+[ \t]*$", regex.MULTILINE)
+# Nested emphasis unwraps one level per pass; real text nests two or three deep.
+_MAX_PASSES = 8
 _STRAY_MARKUP = regex.compile(r"\*\*|__")
 
 
@@ -46,13 +52,14 @@ def markdown_to_text(text: str) -> str:
         text = _LINK.sub(r"\1", text)
         text = _REFERENCE_LINK.sub(r"\1", text)
     if "#" in text:
-        text = _HEADING.sub(r"\1", text)
+        text = _HEADING.sub(lambda m: m.group(1).rstrip(" \t#"), text)
     if "-" in text or "*" in text or "_" in text:
         text = _RULE_LINE.sub("", text)
     if "*" in text or "_" in text:
-        previous = None
-        while previous != text:  # nested emphasis (**[*x*]**) unwraps one level per pass
-            previous, text = text, _EMPHASIS.sub(lambda m: m.group(2) if m.group(2) is not None else m.group(4), text)
+        for _ in range(_MAX_PASSES):  # nested emphasis (**[*x*]**) unwraps one level per pass
+            previous, text = text, _EMPHASIS.sub(lambda m: next(g for g in m.groups() if g is not None), text)
+            if text == previous:
+                break
         text = _STRAY_MARKUP.sub("", text)
     return text
 

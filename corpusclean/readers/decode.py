@@ -5,11 +5,21 @@ Order of evidence:
 1. a byte-order mark (UTF-8/16/32);
 2. valid UTF-8 with non-ASCII bytes: random bytes of a single-byte charset are almost never valid
    multi-byte UTF-8, so this beats a declaration, which is often a template's stale default;
-3. the declared charset (HTTP header, ``<meta charset>``, XML prolog), if it decodes without error;
-4. detection by charset-normalizer (cp1251, latin-1 and friends in pages that declare nothing);
+3. UTF-8 with a few invalid bytes (a stray byte in a JSONL line, a page cut mid-character): when valid
+   multi-byte characters are at least twice as many as the places with invalid bytes, the text is
+   UTF-8 and each bad run becomes U+FFFD (evidence ``utf-8-repaired``), where a detector would read
+   the whole text as mojibake. Text in a single-byte charset has next to no valid multi-byte
+   sequences, so it does not pass for UTF-8;
+4. the declared charset (HTTP header, ``<meta charset>``, XML prolog), if it decodes without error,
+   unless its reading is plainly wrong: garbage (charset-normalizer's mess ratio at least 0.2) or no
+   language at all where detection reads clean text in one (a cp1251 page declaring windows-1252 or
+   ISO-8859-1, a common template default). Then detection wins, with evidence
+   ``detected_over_declared``, so the document says its declaration was overruled;
+5. detection by charset-normalizer (cp1251, latin-1 and friends in pages that declare nothing);
 
 and pure ASCII is ASCII-compatible with all of them. The chosen encoding and which evidence chose it
-(``bom``, ``utf-8``, ``declared``, ``detected``, ``ascii``) go into the document's provenance.
+(``bom``, ``utf-8``, ``utf-8-repaired``, ``declared``, ``detected_over_declared``, ``detected``,
+``ascii``) go into the document's provenance.
 """
 
 from __future__ import annotations
@@ -28,6 +38,8 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_REPLACEMENT = "\ufffd".encode()
+_REPLACED_RUN = re.compile("\ufffd+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
@@ -67,11 +79,18 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str, st
         return data.decode("utf-8"), "utf-8", "utf-8"
     except UnicodeDecodeError:
         pass
+    repaired = _mostly_utf8(data)
+    if repaired is not None:
+        return repaired, "utf-8", "utf-8-repaired"
     if declared:
         try:
             name = codecs.lookup(declared).name
             if name not in ("utf-8", "ascii"):
-                return data.decode(name), name, "declared"
+                text = data.decode(name)
+                better = _overrule_declared(data, name, text)
+                if better is None:
+                    return text, name, "declared"
+                return str(better), codecs.lookup(better.encoding).name, "detected_over_declared"
         except (LookupError, UnicodeDecodeError):
             pass
     best = _best_guess(data)
@@ -88,8 +107,42 @@ _CENTRAL_EUROPEAN = {"cp1250", "iso8859_2", "mac_latin2"}
 _WESTERN = ("cp1252", "latin_1", "iso8859_15")
 
 
-def _best_guess(data: bytes):
-    matches = from_bytes(data)
+def _mostly_utf8(data: bytes) -> str | None:
+    """``data`` as UTF-8 with its few invalid bytes replaced, when it is UTF-8 but for them; else None."""
+    text = data.decode("utf-8", "replace")
+    replaced = text.count("\ufffd") - data.count(_REPLACEMENT)
+    valid = len(text) - len(text.encode("ascii", "ignore")) - replaced - data.count(_REPLACEMENT)
+    # a run of bad bytes (a cut character, an encoded surrogate) is one place, however many bytes
+    places = max(1, len(_REPLACED_RUN.findall(text)) - data.count(_REPLACEMENT))
+    if valid >= 2 and valid >= 2 * places:
+        return text
+    return None
+
+
+def _overrule_declared(data: bytes, declared: str, text: str):
+    """Detection's reading when the declared charset's reading is plainly wrong, else ``None``.
+
+    Conservative on purpose: a wrong overrule would corrupt a correct page. Detection must read the
+    bytes as clean text (mess ratio at most 0.05) and differently, and the declared reading must be
+    garbage (no reading within a mess ratio of 1.0, or at least 0.2, charset-normalizer's own cut-off)
+    or in no language at all where detection's reading is coherent (0.5 and more).
+    """
+    best = _best_guess(data, preemptive=False)
+    if best is None or best.encoding is None or best.chaos > 0.05 or str(best) == text:
+        return None
+    try:
+        own = from_bytes(data, cp_isolation=[declared], preemptive_behaviour=False, threshold=1.0).best()
+    except (LookupError, ValueError):
+        return None
+    if own is None or own.chaos >= 0.2:
+        return best
+    if own.coherence == 0.0 and best.coherence >= 0.5 and best.chaos < own.chaos:
+        return best
+    return None
+
+
+def _best_guess(data: bytes, preemptive: bool = True):
+    matches = from_bytes(data, preemptive_behaviour=preemptive)
     best = matches.best()
     if best is None or best.encoding not in _CENTRAL_EUROPEAN:
         return best

@@ -10,6 +10,7 @@ the path inside it (``raw/harbor-tribune/a.html``), or the file's name when a fi
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,12 @@ def _walk(folder: Path, label: str, parts: tuple[str, ...], skip_hidden: bool,
             is_dir = entry.is_dir(follow_symlinks=True)
             is_file = entry.is_file(follow_symlinks=True)
         except OSError as exc:
-            problems.append(DiscoveryProblem(child_source, "unreadable", f"cannot stat: {exc.strerror or exc}"))
+            if exc.errno == errno.ELOOP:
+                problems.append(DiscoveryProblem(child_source, "symlink_loop",
+                                                 "symbolic link loops (it leads back to itself and never reaches a "
+                                                 f"file): {os.readlink(path)}"))
+            else:
+                problems.append(DiscoveryProblem(child_source, "unreadable", f"cannot stat: {exc.strerror or exc}"))
             continue
         if is_dir:
             _walk(path, label, child_parts, skip_hidden, files, problems, visited)

@@ -1,10 +1,12 @@
 """Records: one input file to the page records inside it, with provenance.
 
-A file is sniffed, not trusted by its extension: gzip is recognised by its magic bytes and
+A file is sniffed, not trusted by its extension: a WARC (``WARC/1.`` at the start, after gunzip) is
+streamed record by record (:mod:`corpusclean.readers.warc`), gzip is recognised by its magic bytes and
 decompressed (up to a size cap, so a gzip bomb stops there), common binary formats (PNG, PDF, …) and
-NUL-laden bytes are refused, HTML is told from text by its tags, and a JSONL file yields one record per
-line. Each record carries a stable ``doc_id`` (xxh64 of source path and record offset) and the xxh64 of
-its raw bytes, so any output row can be traced to the exact bytes it came from.
+NUL-laden bytes are refused, HTML is told from text by its tags, and a JSONL file (``.jsonl``,
+``.ndjson``, also gzipped) yields one record per line. Each record carries a stable ``doc_id`` (xxh64
+of source path and record offset) and the xxh64 of its raw bytes, so any output row can be traced to
+the exact bytes it came from.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ _BINARY_MAGIC = (
 )
 _GZIP_MAGIC = b"\x1f\x8b"
 _HTML_SNIFF = re.compile(rb"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]|<article[\s>]|<p[\s>]|<div[\s>]", re.IGNORECASE)
+_HEAD_BYTES = 64 * 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
@@ -50,7 +54,7 @@ class Record:
     record_offset: int
     source_hash: str
     format: str  # html | text | markdown
-    container: str  # file | gzip | jsonl
+    container: str  # file | gzip | jsonl | warc | gzip+warc
     text: str
     encoding: str
     encoding_evidence: str
@@ -82,18 +86,38 @@ def read_records(file: InputFile, input_config: dict[str, Any]) -> Iterator[Reco
                            error.stage, error.error_type, error.message)
 
     try:
-        data, container = _load_bytes(file, input_config)
-        kind = _sniff(data, file.source_path)
+        head = _read_head(file)
     except InputError as error:
         yield failure(error)
         return
-    if kind == "jsonl":
-        yield from _jsonl_records(file, data, container, input_config)
+    from .warc import is_warc, warc_records  # here: warc builds on this module's records
+
+    if is_warc(head):
+        yield from warc_records(file, input_config)
         return
     try:
-        yield _make_record(file, 0, data, kind, container, {})
+        data, container = _load_bytes(file, input_config)
+        kind = _sniff(data, file.source_path)
+        if kind == "jsonl":
+            item = None
+        else:
+            item = _make_record(file, 0, data, kind, container, {})
     except InputError as error:
-        yield failure(error)
+        item = failure(error)
+    except Exception as exc:  # noqa: BLE001 - a bug on one file must not stop the run
+        item = failure(InputError("read", "internal_error", f"{type(exc).__name__}: {exc}"))
+    if item is None:
+        yield from _jsonl_records(file, data, container, input_config)
+    else:
+        yield item
+
+
+def _read_head(file: InputFile) -> bytes:
+    try:
+        with file.path.open("rb") as handle:
+            return handle.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise InputError("read", "unreadable", f"cannot read file: {exc.strerror or exc}") from None
 
 
 def _load_bytes(file: InputFile, input_config: dict[str, Any]) -> tuple[bytes, str]:
@@ -126,6 +150,23 @@ def _gunzip(data: bytes, limit: int) -> bytes:
             raise InputError("read", "truncated_gzip", "gzip stream ends early (truncated archive)")
         data = decompressor.unused_data
     return bytes(out)
+
+
+def sniff_binary(data: bytes) -> str | None:
+    """What binary format ``data`` is (``"a PNG image"``, ``"binary data (NUL bytes)"``), or None for text."""
+    for magic, name in _BINARY_MAGIC:
+        if data.startswith(magic):
+            return f"a {name}"
+    head = data[:8192]
+    if _wide_unicode_head(head) is None and b"\x00" in head:
+        return "binary data (NUL bytes)"
+    return None
+
+
+def looks_like_html(data: bytes) -> bool:
+    """Whether the start of ``data`` has HTML tags."""
+    head = data[:8192]
+    return bool(_HTML_SNIFF.search(_wide_unicode_head(head) or head))
 
 
 def _sniff(data: bytes, source_path: str) -> str:
@@ -162,8 +203,10 @@ def _wide_unicode_head(head: bytes) -> bytes | None:
 
 
 def _make_record(file: InputFile, offset: int, data: bytes, kind: str, container: str,
-                 hints: dict[str, Any]) -> Record:
-    declared = declared_charset(data) if kind == "html" else None
+                 hints: dict[str, Any], declared: str | None = None) -> Record:
+    """A record of ``data``; ``declared`` is a charset declared outside the bytes (an HTTP header)."""
+    if declared is None and kind == "html":
+        declared = declared_charset(data)
     text, encoding, evidence = decode_bytes(data, declared)
     if not text.strip():
         raise InputError("read", "empty", "page holds only white space")
@@ -212,8 +255,9 @@ def _jsonl_records(file: InputFile, data: bytes, container: str,
             else:
                 raise InputError("read", "missing_field",
                                  f"JSON object has no string field {text_field!r} or {html_field!r}")
-            hints = {name: obj[key] for name, key in hint_fields.items() if isinstance(obj.get(key), str) and obj[key]}
-            record = _make_record(file, line_offset, body.encode("utf-8"), kind, "jsonl", hints)
+            hints = {name: _valid_text(obj[key]) for name, key in hint_fields.items()
+                     if isinstance(obj.get(key), str) and obj[key]}
+            record = _make_record(file, line_offset, _valid_text(body).encode("utf-8"), kind, "jsonl", hints)
             # the hash and encoding describe the stored line, not our re-encoding of its field
             record.source_hash = xxhash.xxh64(line).hexdigest()
             record.encoding, record.encoding_evidence = line_encoding, line_evidence
@@ -221,4 +265,17 @@ def _jsonl_records(file: InputFile, data: bytes, container: str,
         except InputError as error:
             yield RecordError(make_doc_id(file.source_path, line_offset), file.source_path, line_offset,
                               error.stage, error.error_type, error.message)
+        except Exception as exc:  # noqa: BLE001 - a bug on one line must not lose the file's other lines
+            yield RecordError(make_doc_id(file.source_path, line_offset), file.source_path, line_offset,
+                              "read", "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+def _valid_text(value: str) -> str:
+    """``value`` with lone surrogates (JSON escapes such as ``"\\ud800"``) replaced by U+FFFD: they are
+    not Unicode text, cannot be encoded, and would fail the Parquet writer."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", value)
 
