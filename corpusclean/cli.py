@@ -70,6 +70,7 @@ class _ProgressDisplay:
                                  TimeRemainingColumn(), console=Console(stderr=True, quiet=quiet),
                                  transient=True, disable=quiet)
         self.tasks: dict[str, TaskID] = {}
+        self.started_at = 0
 
     def __enter__(self) -> "_ProgressDisplay":
         self.progress.__enter__()
@@ -78,11 +79,14 @@ class _ProgressDisplay:
     def __exit__(self, *exc) -> None:
         self.progress.__exit__(*exc)
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
+    def __call__(self, stage: str, done: int, total: int, done_bytes: int = 0) -> None:
         if stage not in self.tasks:
             self.tasks[stage] = self.progress.add_task(stage, total=total, rate="")
+            self.started_at = done  # files finished by an earlier run do not count toward the rate
         task = self.progress.tasks[self.tasks[stage]]
-        rate = f"{done / task.elapsed:.1f} files/s" if stage == "clean" and task.elapsed else ""
+        rate = ""
+        if stage == "clean" and task.elapsed:
+            rate = f"{(done - self.started_at) / task.elapsed:.1f} files/s {done_bytes / 1e6 / task.elapsed:.1f} MB/s"
         self.progress.update(self.tasks[stage], completed=done, total=total, rate=rate)
 
 

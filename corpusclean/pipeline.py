@@ -43,7 +43,15 @@ from .writers.parquet import TableWriter, write_json, write_table
 FINGERPRINT_KEYS = ("shingle_size", "num_perm", "minhash_seed", "near_threshold")
 
 TABLES = ("documents", "paragraphs", "removed", "links", "errors", "fingerprints")
-ProgressCallback = Callable[[str, int, int], None]
+#: ``(stage, done, total, bytes_done)``: files (or steps) done of total, and input bytes processed.
+ProgressCallback = Callable[[str, int, int, int], None]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 @dataclass
@@ -123,14 +131,16 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
     done_before = finished(shards_dir)
     todo = [shard for shard in shards if shard.name not in done_before]
     files_done = sum(len(shard.files) for shard in shards if shard.name in done_before)
+    bytes_done = 0  # of this run's work, for the MB/s of the progress display
     if on_progress:
-        on_progress("clean", files_done, len(files))
+        on_progress("clean", files_done, len(files), bytes_done)
 
     def advance(shard) -> None:
-        nonlocal files_done
+        nonlocal files_done, bytes_done
         files_done += len(shard.files)
+        bytes_done += sum(_size(file.path) for file in shard.files)
         if on_progress:
-            on_progress("clean", files_done, len(files))
+            on_progress("clean", files_done, len(files), bytes_done)
 
     if engine == "local":
         run_shards(todo, config.to_json(), shards_dir, workers, advance)
@@ -214,14 +224,14 @@ def run_dedup(output: str | Path, config: Config | str | Path | None = None,
             timings[f"dedup_{previous}"] = time.perf_counter() - clock
         clock = time.perf_counter()
         if on_progress:
-            on_progress("dedup", steps.index(name), len(steps))
+            on_progress("dedup", steps.index(name), len(steps), 0)
 
     linked = link_corpus(parts, dedup, on_step)
     on_step("write")
     counts = _write_final(output, record, linked, dedup)
     timings["write"] = time.perf_counter() - clock
     if on_progress:
-        on_progress("dedup", len(steps), len(steps))
+        on_progress("dedup", len(steps), len(steps), 0)
     timings = {**record["timings_seconds"], **timings}
     timings["total"] = timings["phase_a_total"] + time.perf_counter() - started
     manifest = {
@@ -332,7 +342,7 @@ def run(inputs: Sequence[str | Path], output: str | Path, config: Config | str |
         config: a :class:`Config`, a TOML path, or ``None`` for the defaults.
         workers: processes for phase A (default: all cores).
         fresh: discard finished shards of an earlier run instead of resuming from them.
-        on_progress: called as ``(stage, done, total)`` while work advances.
+        on_progress: called as ``(stage, done, total, bytes_done)`` while work advances.
         engine: ``local`` or ``ray`` for phase A; ``address`` joins an existing Ray cluster.
         against: earlier output folders to link the new paragraphs to (incremental dedup).
 
