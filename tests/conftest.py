@@ -5,15 +5,30 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 RAW = REPO / "raw"
 SHARED = REPO.parent / "shared"
 SEEDS = SHARED / "seeds"
+#: The Parquet tables of a run's output folder.
+TABLES = ("documents", "paragraphs", "removed", "links", "errors")
+
+
+def corpusclean(*args: str, cwd: Path = REPO, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real command line, ``python -m corpusclean ARGS``, in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def read_tables(out: Path) -> dict[str, pl.DataFrame]:
+    """The tables of the output folder ``out``, read back with polars."""
+    return {name: pl.read_parquet(out / f"{name}.parquet") for name in TABLES}
 
 
 def seeds_or_skip() -> Path:

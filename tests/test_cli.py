@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import RAW, REPO
+from tests.conftest import RAW, TABLES, corpusclean, read_tables
 
-TABLES = ("documents", "paragraphs", "removed", "links", "errors")
 OUTLETS = {"Harbor Tribune", "Northwind Wire", "The Lantern", "Vostok-Vestnik"}
-
-
-def corpusclean(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
-
-
-def read_tables(out: Path) -> dict[str, pl.DataFrame]:
-    return {name: pl.read_parquet(out / f"{name}.parquet") for name in TABLES}
 
 
 @pytest.fixture(scope="module")

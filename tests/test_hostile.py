@@ -28,7 +28,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import REPO
+from tests.conftest import REPO, corpusclean
 
 TABLES = ("documents", "paragraphs", "removed", "links", "errors")
 RUSSIAN = (
@@ -46,8 +46,7 @@ FIFTY_MB = 50_000_000
 
 
 def cli(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, **kwargs)
+    return corpusclean(*args, timeout=timeout, **kwargs)
 
 
 def html_page(title: str, paragraphs: list[str], head: str = "") -> str:

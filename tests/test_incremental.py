@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import polars as pl
 import pytest
 
-from tests.conftest import RAW, REPO
-
-
-def corpusclean(*args):
-    return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+from tests.conftest import RAW, corpusclean
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -16,17 +15,14 @@ from rich.console import Console
 from corpusclean import run
 from corpusclean.errors import UsageError
 from corpusclean.views.inspect import inspect_cluster, inspect_document, inspect_outlet
-from tests.conftest import RAW, REPO
+from tests.conftest import RAW, TABLES, corpusclean
 
-TABLES = ("documents", "paragraphs", "removed", "links", "errors")
 WIRE_VOTE = "c14835061c1b90a6"     # raw/northwind-wire/portsmere-tidal-barrier-vote.txt
 
 
-def corpusclean(*args: str) -> subprocess.CompletedProcess:
+def inspect_cli(*args: str) -> subprocess.CompletedProcess:
     # wide and colourless, so long lines do not wrap and the text can be matched
-    env = {**os.environ, "COLUMNS": "220", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, env=env)
+    return corpusclean(*args, env={**os.environ, "COLUMNS": "220", "NO_COLOR": "1", "TERM": "dumb"})
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +38,7 @@ def tables(raw_out) -> dict[str, pl.DataFrame]:
 
 
 def test_inspect_document(raw_out, tables):
-    completed = corpusclean("inspect", str(raw_out), "--doc", WIRE_VOTE)
+    completed = inspect_cli("inspect", str(raw_out), "--doc", WIRE_VOTE)
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout
     doc = tables["documents"].filter(pl.col("doc_id") == WIRE_VOTE).row(0, named=True)
@@ -76,7 +72,7 @@ def test_inspect_document_by_prefix_and_struck_style(raw_out):
 def test_inspect_cluster(raw_out, tables):
     paragraphs = tables["paragraphs"]
     lantern = paragraphs.filter(pl.col("doc_id") == "62ba8a6f4d618286", pl.col("cluster_id").is_not_null()).row(0, named=True)
-    completed = corpusclean("inspect", str(raw_out), "--cluster", lantern["cluster_id"])
+    completed = inspect_cli("inspect", str(raw_out), "--cluster", lantern["cluster_id"])
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout
     members = paragraphs.filter(pl.col("cluster_id") == lantern["cluster_id"])
@@ -91,7 +87,7 @@ def test_inspect_cluster(raw_out, tables):
 
 
 def test_inspect_outlet(raw_out, tables):
-    completed = corpusclean("inspect", str(raw_out), "--outlet", "northwind wire")  # case does not matter
+    completed = inspect_cli("inspect", str(raw_out), "--outlet", "northwind wire")  # case does not matter
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout
     documents = tables["documents"].filter(pl.col("outlet") == "Northwind Wire")
@@ -113,7 +109,7 @@ def test_inspect_outlet(raw_out, tables):
     (["--doc", WIRE_VOTE, "--outlet", "The Lantern"], "give exactly one of"),
 ])
 def test_unknown_ids_exit_2_with_one_line(raw_out, args, message):
-    completed = corpusclean("inspect", str(raw_out), *args)
+    completed = inspect_cli("inspect", str(raw_out), *args)
     assert completed.returncode == 2
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("corpusclean: error: ") and message in lines[0]

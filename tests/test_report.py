@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,18 +19,12 @@ import pytest
 from corpusclean import run
 from corpusclean.schema import CLUSTER_COLUMNS, DOCUMENTS, ERRORS, LINKS, PARAGRAPHS, REMOVED
 from corpusclean.views.report import render_report
-from tests.conftest import RAW, REPO
+from tests.conftest import RAW, TABLES, corpusclean
 
-TABLES = ("documents", "paragraphs", "removed", "links", "errors")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
-
-
-def corpusclean(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
 
 
 @pytest.fixture(scope="module")
