@@ -508,7 +508,9 @@ def test_deep_and_huge_html_are_parsed_whole_or_refused():
     from corpusclean.errors import InputError
     from corpusclean.extractors.html import extract_html
 
-    config = {"include_comments": False, "include_tables": True, "favor_precision": False, "favor_recall": False}
+    from corpusclean.config import load_config
+
+    config = load_config().section("extract")
     sentence = " ".join(ARTICLE)
     # past libxml2's default 256 levels, within its huge 2048: the text is there (it used to vanish)
     deep = "<html><body>" + "<div>" * 1000 + f"<p>{sentence}</p>" + "</div>" * 1000 + "<p>After the nest.</p></body></html>"

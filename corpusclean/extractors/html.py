@@ -96,7 +96,7 @@ def extract_html(html: str, extract_config: dict[str, Any]) -> Extracted:
     Example:
         >>> page = "<html><body><article><h1>T</h1><p>" + "A long enough sentence. " * 20 + "</p></article></body></html>"
         >>> extract_html(page, {"include_comments": False, "include_tables": True,
-        ...                     "favor_precision": False, "favor_recall": False}).body[:23]
+        ...                     "favor_precision": False, "favor_recall": False, "fast": True}).body[:23]
         'A long enough sentence.'
     """
     tree = load_tree(html)
@@ -109,6 +109,7 @@ def extract_html(html: str, extract_config: dict[str, Any]) -> Extracted:
             favor_precision=extract_config["favor_precision"],
             favor_recall=extract_config["favor_recall"],
             deduplicate=False,
+            fast=extract_config["fast"],
         )
     except RecursionError:
         raise InputError("extract", "too_deep",
