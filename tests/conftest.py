@@ -61,3 +61,19 @@ def load_benchmark_module(name: str):
     sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def raw_out(tmp_path_factory) -> Path:
+    """An output folder of the pipeline (the Python API, one worker) on the sample corpus raw/."""
+    from corpusclean import run
+
+    out = tmp_path_factory.mktemp("raw-run")
+    run([RAW], out, workers=1)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tables(raw_out) -> dict[str, pl.DataFrame]:
+    """The tables of :func:`raw_out`."""
+    return read_tables(raw_out)

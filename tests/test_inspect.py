@@ -6,16 +6,14 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from pathlib import Path
 
 import polars as pl
 import pytest
 from rich.console import Console
 
-from corpusclean import run
 from corpusclean.errors import UsageError
 from corpusclean.views.inspect import inspect_cluster, inspect_document, inspect_outlet
-from tests.conftest import RAW, TABLES, corpusclean
+from tests.conftest import corpusclean
 
 WIRE_VOTE = "c14835061c1b90a6"     # raw/northwind-wire/portsmere-tidal-barrier-vote.txt
 
@@ -23,18 +21,6 @@ WIRE_VOTE = "c14835061c1b90a6"     # raw/northwind-wire/portsmere-tidal-barrier-
 def inspect_cli(*args: str) -> subprocess.CompletedProcess:
     # wide and colourless, so long lines do not wrap and the text can be matched
     return corpusclean(*args, env={**os.environ, "COLUMNS": "220", "NO_COLOR": "1", "TERM": "dumb"})
-
-
-@pytest.fixture(scope="module")
-def raw_out(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("inspect-run")
-    run([RAW], out, workers=1)
-    return out
-
-
-@pytest.fixture(scope="module")
-def tables(raw_out) -> dict[str, pl.DataFrame]:
-    return {name: pl.read_parquet(raw_out / f"{name}.parquet") for name in TABLES}
 
 
 def test_inspect_document(raw_out, tables):

@@ -16,27 +16,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from corpusclean import run
 from corpusclean.schema import CLUSTER_COLUMNS, DOCUMENTS, ERRORS, LINKS, PARAGRAPHS, REMOVED
 from corpusclean.views.report import render_report
-from tests.conftest import RAW, TABLES, corpusclean
+from tests.conftest import TABLES, corpusclean
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
-
-
-@pytest.fixture(scope="module")
-def raw_out(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("report-run")
-    run([RAW], out, workers=1)
-    return out
-
-
-@pytest.fixture(scope="module")
-def tables(raw_out) -> dict[str, pl.DataFrame]:
-    return {name: pl.read_parquet(raw_out / f"{name}.parquet") for name in TABLES}
 
 
 @pytest.fixture(scope="module")
