@@ -264,7 +264,6 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
     fingerprints = None
     errors = [pl.read_parquet(work / "discovery_errors.parquet")]
     seen_paths: set[str] = set()
-    doc_ids = 0
     unique_ids: set[str] = set()
     removed_by_reason: Counter[str] = Counter()
     templates = set(linked.templates["paragraph_id"].to_list())
@@ -276,10 +275,7 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
         removed_by_reason.update(final["removed"]["reason"].to_list())
         errors.append(tables["errors"])
         seen_paths.update(final["documents"]["source_path"].to_list())
-        seen_paths.update(tables["errors"]["source_path"].to_list())
-        ids = [*final["documents"]["doc_id"].to_list(), *tables["errors"]["doc_id"].to_list()]
-        doc_ids += len(ids)
-        unique_ids.update(ids)
+        unique_ids.update(final["documents"]["doc_id"].to_list())
         shard_fingerprints = pl.concat([
             tables["paragraphs"].select(META_COLUMNS),
             pl.read_parquet(shards_dir / name / "fingerprints.parquet").select(fingerprint_columns),
@@ -290,13 +286,13 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
     error_table = pl.concat(errors).sort("source_path", "record_offset")
     seen_paths.update(error_table["source_path"].to_list())
     unique_ids.update(error_table["doc_id"].to_list())
-    doc_ids += error_table.height - sum(t.height for t in errors[1:])
+    records = writers["documents"].rows + error_table.height
     discovered = pl.read_parquet(work / "discovered.parquet")["source_path"].to_list()
     missing = sorted(set(discovered) - seen_paths)
     if missing:
         raise RuntimeError(f"accounting failed: {len(missing)} input(s) are in neither documents nor errors, "
                            f"e.g. {missing[:3]}")
-    if len(unique_ids) != doc_ids:
+    if len(unique_ids) != records:
         raise RuntimeError("accounting failed: a record is in documents and errors at once, or twice")
     for writer in writers.values():
         writer.close()

@@ -119,8 +119,8 @@ def _measure(parts: list[Part], offsets: list[int], pairs: pl.DataFrame) -> pl.D
                               pl.Series("containment_rl", contain_rl), pl.Series("shared", shared))
 
 
-def _worth_linking(pairs: pl.DataFrame, meta: pl.DataFrame, exclude: np.ndarray) -> pl.DataFrame:
-    """Keep pairs of different documents, both long enough, at least one new, neither excluded."""
+def _worth_linking(pairs: pl.DataFrame, meta: pl.DataFrame, exclude: np.ndarray | None = None) -> pl.DataFrame:
+    """Keep pairs of different documents, both long enough, at least one new, neither ``exclude``d."""
     if pairs.is_empty():
         return pairs
     left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
@@ -128,12 +128,12 @@ def _worth_linking(pairs: pl.DataFrame, meta: pl.DataFrame, exclude: np.ndarray)
     eligible = meta["_eligible"].to_numpy()
     new = meta["is_new"].to_numpy()
     keep = (doc[left] != doc[right]) & eligible[left] & eligible[right] & (new[left] | new[right])
-    keep &= ~(exclude[left] | exclude[right])
+    if exclude is not None:
+        keep &= ~(exclude[left] | exclude[right])
     return pairs.filter(pl.Series(keep))
 
 
-def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup: dict[str, Any],
-                exclude: np.ndarray) -> pl.DataFrame:
+def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
     """LSH candidates band by band (only buckets holding a new paragraph), verified by exact Jaccard.
 
     Only representatives of exact-duplicate groups are banded (see :func:`link_corpus`).
@@ -150,19 +150,18 @@ def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup
             frame = frame.join(touched, on="band_hash")
         band_pairs = candidate_pairs(frame.collect(), max_bucket_size=dedup["max_bucket_size"])
         found = [pl.concat([*found, band_pairs]).unique()]  # pairs repeat across bands: keep one copy
-    candidates = _worth_linking(found[0], meta, exclude)
+    candidates = _worth_linking(found[0], meta)
     measured = _measure(parts, offsets, candidates)
     return measured.filter(pl.col("jaccard") >= dedup["near_threshold"])
 
 
-def _exact_pairs(meta: pl.DataFrame, dedup: dict[str, Any], exclude: np.ndarray) -> pl.DataFrame:
-    ids = meta.filter(~pl.Series(exclude))
-    links = exact_links(ids, min_words=dedup["min_words"])
+def _exact_pairs(meta: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
+    links = exact_links(meta, min_words=dedup["min_words"])
     rows = meta.select("paragraph_id", "row")
     pairs = (links.join(rows.rename({"paragraph_id": "left_id", "row": "left"}), on="left_id")
              .join(rows.rename({"paragraph_id": "right_id", "row": "right"}), on="right_id")
              .select(pl.min_horizontal("left", "right").alias("left"), pl.max_horizontal("left", "right").alias("right")))
-    pairs = _worth_linking(pairs, meta, exclude)
+    pairs = _worth_linking(pairs, meta)
     return pairs.with_columns(pl.lit(1.0).alias("jaccard"), pl.lit(1.0).alias("containment_lr"),
                               pl.lit(1.0).alias("containment_rl"), pl.lit(None, dtype=pl.Int64).alias("shared"))
 
@@ -239,13 +238,12 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     offsets = list(np.cumsum([0] + [pl.scan_parquet(p.fingerprints).select(pl.len()).collect().item()
                                     for p in parts[:-1]]))
     earlier_templates = meta["_earlier_template"].to_numpy()
-    # earlier templates take part in exact and near linking, so new copies of them are found
-    nothing = np.zeros(meta.height, dtype=bool)
 
+    # earlier templates take part in exact and near linking, so new copies of them are found
     step("exact")
-    exact = _exact_pairs(meta, dedup, nothing)
+    exact = _exact_pairs(meta, dedup)
     step("near")
-    near = _near_pairs(parts, offsets, meta, dedup, nothing)
+    near = _near_pairs(parts, offsets, meta, dedup)
     similar = pl.concat([exact, near]).unique(["left", "right"], keep="first")
 
     step("templates")
