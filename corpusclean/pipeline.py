@@ -127,7 +127,9 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
     discover_seconds = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    shards = plan_shards(files, config.section("run")["shard_files"], context.config_hash)
+    run_config = config.section("run")
+    shards = plan_shards(files, run_config["shard_files"], context.config_hash,
+                         shard_bytes=int(run_config["shard_mb"] * 1_000_000))
     done_before = finished(shards_dir)
     todo = [shard for shard in shards if shard.name not in done_before]
     files_done = sum(len(shard.files) for shard in shards if shard.name in done_before)
@@ -266,10 +268,9 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
     seen_paths: set[str] = set()
     unique_ids: set[str] = set()
     removed_by_reason: Counter[str] = Counter()
-    templates = set(linked.templates["paragraph_id"].to_list())
-    for name in record["shards"]:
+    for part, name in enumerate(record["shards"]):
         tables = read_shard(shards_dir, name)
-        final = finalize_shard(tables, linked)
+        final = finalize_shard(tables, linked, part)
         for table in ("documents", "paragraphs", "removed"):
             writers[table].write(final[table])
         removed_by_reason.update(final["removed"]["reason"].to_list())
@@ -279,7 +280,8 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
         shard_fingerprints = pl.concat([
             tables["paragraphs"].select(META_COLUMNS),
             pl.read_parquet(shards_dir / name / "fingerprints.parquet").select(fingerprint_columns),
-        ], how="horizontal").with_columns(pl.col("paragraph_id").is_in(templates).alias("is_template"))
+        ], how="horizontal").with_columns(pl.col("paragraph_id").is_in(
+            linked.part_rows(linked.templates, part)["paragraph_id"].implode()).alias("is_template"))
         if fingerprints is None:
             fingerprints = TableWriter(output / "fingerprints.parquet", dict(shard_fingerprints.schema))
         fingerprints.write(shard_fingerprints)

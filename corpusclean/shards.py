@@ -1,6 +1,7 @@
 """Shards: the unit of phase-A work, of atomic output and of resumption.
 
-Discovered files, in sorted order, are cut into shards of ``run.shard_files`` files. A shard's folder
+Discovered files, in sorted order, are cut into shards of at most ``run.shard_files`` files and
+``run.shard_mb`` megabytes of input (a single larger file is a shard of its own). A shard's folder
 name carries its index and a hash of its file list and of the config hash, so a rerun with the same
 inputs and config finds its finished shards and skips them, while a changed config or input list
 starts them anew. A worker writes a shard's four tables into a hidden temporary folder and renames the
@@ -45,15 +46,38 @@ class Shard:
     name: str
 
 
-def plan_shards(files: list[InputFile], shard_files: int, config_hash: str) -> list[Shard]:
-    """Cut sorted ``files`` into shards of ``shard_files``."""
+def _file_size(file: InputFile) -> int:
+    try:
+        return file.path.stat().st_size
+    except OSError:  # unreadable now: reading it will say why, in the errors table
+        return 0
+
+
+def plan_shards(files: list[InputFile], shard_files: int, config_hash: str,
+                shard_bytes: int | None = None) -> list[Shard]:
+    """Cut sorted ``files`` into shards of at most ``shard_files`` files and ``shard_bytes`` bytes.
+
+    Why bytes too: a shard costs a fixed overhead in phase A and phase B (a few table writes and
+    reads), so 64 files of 6 KB made shards too small to pay for it, while 64 pages of 1 MB would
+    hold a worker's memory longer than needed. The plan depends only on the files and the config, so
+    a rerun finds the same shard names.
+    """
+    chunks: list[list[InputFile]] = []
+    chunk_bytes = 0
+    for file in files:
+        size = _file_size(file) if shard_bytes else 0
+        if not chunks or len(chunks[-1]) >= shard_files or (shard_bytes and chunk_bytes + size > shard_bytes
+                                                           and chunks[-1]):
+            chunks.append([])
+            chunk_bytes = 0
+        chunks[-1].append(file)
+        chunk_bytes += size
     shards = []
-    for index, start in enumerate(range(0, len(files), shard_files)):
-        chunk = tuple(files[start:start + shard_files])
+    for index, chunk in enumerate(chunks):
         digest = xxhash.xxh64(config_hash.encode())
         for file in chunk:
             digest.update(file.source_path.encode() + b"\0" + str(file.path).encode() + b"\0")
-        shards.append(Shard(index, chunk, f"shard-{index:05d}-{digest.hexdigest()[:12]}"))
+        shards.append(Shard(index, tuple(chunk), f"shard-{index:05d}-{digest.hexdigest()[:12]}"))
     return shards
 
 

@@ -24,7 +24,7 @@ of its rows). Every link says its kind (``exact`` equal hash, ``near`` Jaccard â
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -60,13 +60,28 @@ class Part:
 
 @dataclass
 class Linked:
-    """The outcome of the pass: per-paragraph metadata with cluster columns, links, templates."""
+    """The outcome of the pass: per-paragraph metadata with cluster columns, links, templates.
+
+    ``meta`` and ``templates`` carry each paragraph's global ``row`` (parts in order, then rows in
+    order) and are sorted by it, so one part's rows are a slice found by binary search
+    (:meth:`part_rows`) instead of a join against the whole corpus per shard.
+    """
 
     meta: pl.DataFrame
     links: pl.DataFrame
-    templates: pl.DataFrame  # paragraph_id of new paragraphs removed as templates
+    templates: pl.DataFrame  # paragraph_id and row of new paragraphs removed as templates
     counts: dict[str, int]
     outlets: pl.DataFrame  # outlet -> _outlet: one spelling per outlet (see outlet_spellings)
+    offsets: list[int] = field(default_factory=list)  # first global row of each part
+
+    def part_rows(self, table: pl.DataFrame, part: int) -> pl.DataFrame:
+        """The rows of ``table`` (``meta`` or ``templates``: sorted by ``row``) that belong to ``part``."""
+        first = self.offsets[part]
+        end = self.offsets[part + 1] if part + 1 < len(self.offsets) else None
+        rows = table["row"]
+        start = rows.search_sorted(first, side="left")
+        stop = rows.search_sorted(end, side="left") if end is not None else table.height
+        return table.slice(start, stop - start)
 
 
 def _read_meta(parts: list[Part]) -> pl.DataFrame:
@@ -224,8 +239,9 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     meta = _read_meta(parts)
     if meta.is_empty():
         empty = pl.DataFrame(schema={**{c: pl.String for c in META_COLUMNS}, **CLUSTER_COLUMNS, **EARLIER_COLUMN})
-        return Linked(empty, pl.DataFrame(schema=LINKS), pl.DataFrame(schema={"paragraph_id": pl.String}), {},
-                      pl.DataFrame(schema={"outlet": pl.String, "_outlet": pl.String}))
+        return Linked(empty.with_columns(pl.lit(None, dtype=pl.UInt32).alias("row")), pl.DataFrame(schema=LINKS),
+                      pl.DataFrame(schema={"paragraph_id": pl.String, "row": pl.UInt32}), {},
+                      pl.DataFrame(schema={"outlet": pl.String, "_outlet": pl.String}), [0] * len(parts))
     outlets = outlet_spellings(meta)
     meta = meta.join(outlets, on="outlet", how="left").with_columns(pl.col("_outlet").alias("outlet")).drop("_outlet")
     meta = meta.with_columns((pl.col("n_words") >= dedup["min_words"]).alias("_eligible"))
@@ -267,9 +283,10 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     earlier = _earlier_ids(links, meta)
     clustered = clustered.join(earlier, on="paragraph_id", how="left").with_columns(
         pl.col("earlier_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-    new_templates = meta.filter(pl.Series(is_template) & pl.col("is_new")).select("paragraph_id")
+    new_templates = meta.filter(pl.Series(is_template) & pl.col("is_new")).select("paragraph_id", "row").sort("row")
     counts = {"candidates_near": near.height, "candidates_contained": contained.height}
-    return Linked(clustered, links, new_templates, counts, outlets)
+    return Linked(clustered.sort("row"), links, new_templates, counts, outlets,
+                  [int(offset) for offset in offsets])
 
 
 def outlet_spellings(meta: pl.DataFrame) -> pl.DataFrame:
@@ -318,22 +335,22 @@ def rebuild_documents(documents: pl.DataFrame, paragraphs: pl.DataFrame, removed
     return documents, paragraphs
 
 
-def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked) -> dict[str, pl.DataFrame]:
-    """One shard's final tables: templates removed, cluster columns joined, documents rebuilt."""
+def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked, part: int) -> dict[str, pl.DataFrame]:
+    """The final tables of shard ``part``: templates removed, cluster columns joined, documents rebuilt."""
     def respell(table: pl.DataFrame) -> pl.DataFrame:
         return (table.join(linked.outlets, on="outlet", how="left")
                 .with_columns(pl.col("_outlet").fill_null(pl.col("outlet")).alias("outlet")).drop("_outlet"))
 
     tables = {name: respell(table) if "outlet" in table.columns else table for name, table in tables.items()}
     paragraphs = tables["paragraphs"]
-    is_template = paragraphs["paragraph_id"].is_in(linked.templates["paragraph_id"].implode())
+    is_template = paragraphs["paragraph_id"].is_in(linked.part_rows(linked.templates, part)["paragraph_id"].implode())
     template_rows = paragraphs.filter(is_template).select(
         "doc_id", "source_path", pl.col("source_units").list.first().cast(pl.Int32).alias("unit_idx"),
         pl.lit(0, dtype=pl.Int32).alias("char_start"), pl.col("text").str.len_chars().cast(pl.Int32).alias("char_end"),
         "text", pl.lit("template").alias("reason"), pl.lit("template").alias("stage"), "outlet")
     removed = pl.concat([tables["removed"], template_rows.cast(tables["removed"].schema)]).sort(
         "source_path", "doc_id", "unit_idx", "char_start", "reason", nulls_last=False)
-    cluster_columns = linked.meta.select("paragraph_id", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
+    cluster_columns = linked.part_rows(linked.meta, part).select("paragraph_id", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
     kept = paragraphs.filter(~is_template).join(cluster_columns, on="paragraph_id", how="left")
     documents, kept = rebuild_documents(tables["documents"], kept, removed)
     return {"documents": documents.sort("source_path", "record_offset"),
