@@ -9,23 +9,34 @@ Each stage is importable on its own; :func:`run` runs them all:
 
 __version__ = "0.1.0"
 
-from .clean import Context, Rows, clean_file, clean_record  # noqa: E402
-from .config import Config, load_config  # noqa: E402
-from .dedup.clusters import assign_clusters  # noqa: E402
-from .dedup.exact import exact_links  # noqa: E402
-from .errors import InputError, UsageError  # noqa: E402
-from .extractors.html import extract_html  # noqa: E402
-from .extractors.outlet import resolve_outlet  # noqa: E402
-from .extractors.text import parse_text  # noqa: E402
-from .filters.rules import apply_rules, load_packs  # noqa: E402
-from .filters.titles import split_title  # noqa: E402
-from .dedup.phase_b import link_corpus  # noqa: E402
-from .pipeline import RunResult, run, run_dedup, run_extract  # noqa: E402
-from .readers.decode import decode_bytes  # noqa: E402
-from .readers.discover import discover  # noqa: E402
-from .readers.records import read_records  # noqa: E402
-from .text.normalize import normalize  # noqa: E402
-from .text.segment import rejoin_broken, split_units  # noqa: E402
+# Public names, imported on first use (PEP 562): phase-A worker processes import
+# ``corpusclean.shards`` only, and should not pay for phase B, scipy and the report at start-up.
+_EXPORTS = {
+    "Context": "clean", "Rows": "clean", "clean_file": "clean", "clean_record": "clean",
+    "Config": "config", "load_config": "config",
+    "assign_clusters": "dedup.clusters", "exact_links": "dedup.exact", "link_corpus": "dedup.phase_b",
+    "InputError": "errors", "UsageError": "errors",
+    "extract_html": "extractors.html", "resolve_outlet": "extractors.outlet", "parse_text": "extractors.text",
+    "apply_rules": "filters.rules", "load_packs": "filters.rules", "split_title": "filters.titles",
+    "RunResult": "pipeline", "run": "pipeline", "run_dedup": "pipeline", "run_extract": "pipeline",
+    "decode_bytes": "readers.decode", "discover": "readers.discover", "read_records": "readers.records",
+    "normalize": "text.normalize", "rejoin_broken": "text.segment", "split_units": "text.segment",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'corpusclean' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "Config", "Context", "InputError", "Rows", "RunResult", "UsageError", "apply_rules", "assign_clusters",

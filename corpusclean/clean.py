@@ -3,23 +3,29 @@
 :func:`clean_record` is the whole per-document chain; it needs no other document, so executors run it
 anywhere, in any order. Each step is its own module (``extractors``, ``text``, ``filters``); this one only
 wires them together and turns the result into table rows, keeping every removal with its reason.
+
+A shard is cleaned by :func:`clean_files`, which splits the chain in two around the chrome rules
+(:func:`prepare_record`, then :func:`finish_record`) so that the rules' first pass runs columnar over
+the lines of the whole batch; a record's rows are the same either way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import xxhash
 
 from .config import Config, configs_dir
+from .dedup.fingerprints import band_params
 from .errors import InputError
 from .extractors.html import Extracted, extract_html
 from .extractors.outlet import resolve_outlet, url_host
 from .extractors.text import parse_text
-from .filters.rules import RulePack, apply_rules, load_packs, parse_date
+from .filters.rules import RulePack, apply_rules, engine_hits, load_packs, parse_date
 from .filters.titles import split_title
 from .readers.discover import DiscoveryProblem, InputFile
 from .readers.records import Record, RecordError, make_doc_id, read_records
@@ -47,42 +53,76 @@ class Rows:
 
 @dataclass(frozen=True)
 class Context:
-    """What phase A needs besides the input: the config, its hash and the loaded rule packs."""
+    """What phase A needs besides the input: the config, its hash, the loaded rule packs and the LSH
+    band shape ``(b, r)`` of the fingerprints."""
 
     config: Config
     packs: tuple[RulePack, ...]
     config_hash: str
+    bands: tuple[int, int]
 
     @classmethod
-    def from_config(cls, config: Config) -> "Context":
+    def from_config(cls, config: Config, bands: tuple[int, int] | None = None) -> "Context":
         packs, texts = load_packs(configs_dir() / "generic_rules.toml", config.sites_dir())
         hashed = Config(config.values, config.source, tuple(texts))
-        return cls(config, tuple(packs), hashed.config_hash())
+        return cls(config, tuple(packs), hashed.config_hash(), bands or band_params(config.section("dedup")))
+
+    def to_json(self) -> str:
+        """What a worker needs to rebuild this context: the config values and the band shape, which
+        the parent computed once (datasketch's search imports scipy, 0.3 s per worker otherwise)."""
+        return json.dumps({"values": self.config.values, "bands": list(self.bands)})
 
 
 @functools.lru_cache(maxsize=4)
-def context_from_json(values_json: str) -> Context:
-    """A worker process rebuilds the context once from the config's JSON (cheap to send, cached)."""
-    return Context.from_config(Config(values=json.loads(values_json)))
+def context_from_json(context_json: str) -> Context:
+    """A worker process rebuilds the context once from :meth:`Context.to_json` (or from a config's
+    JSON alone); cheap to send, cached."""
+    data = json.loads(context_json)
+    if "bands" in data and "values" in data:
+        return Context.from_config(Config(values=data["values"]), tuple(data["bands"]))
+    return Context.from_config(Config(values=data))
+
+
+def clean_files(files: Sequence[InputFile], context: Context) -> Rows:
+    """Phase A for every record of ``files``; bad records become error rows, nothing raises.
+
+    Records are prepared one by one (read, extract, segment), the chrome rules' Rust-engine pass runs
+    once over all their lines (:func:`~corpusclean.filters.rules.engine_hits`), then each record is
+    finished on its own. The rows are those of :func:`clean_record` on each record.
+    """
+    rows = Rows()
+    prepared: list[Prepared] = []
+    for file in files:
+        for item in read_records(file, context.config.section("input")):
+            if isinstance(item, RecordError):
+                rows.errors.append(_error_row(item.doc_id, item.source_path, item.record_offset,
+                                              item.stage, item.error_type, item.message))
+                continue
+            with _errors_as_rows(item, rows):
+                prepared.append(prepare_record(item, context))
+    hits = engine_hits([page.units for page in prepared], (rule for pack in context.packs for rule in pack.rules))
+    for page, page_hits in zip(prepared, hits):
+        with _errors_as_rows(page.record, rows):
+            rows.extend(finish_record(page, context, page_hits))
+    return rows
 
 
 def clean_file(file: InputFile, context: Context) -> Rows:
-    """Phase A for every record of one file; bad records become error rows, nothing raises."""
-    rows = Rows()
-    for item in read_records(file, context.config.section("input")):
-        if isinstance(item, RecordError):
-            rows.errors.append(_error_row(item.doc_id, item.source_path, item.record_offset,
-                                          item.stage, item.error_type, item.message))
-            continue
-        try:
-            rows.extend(clean_record(item, context))
-        except InputError as error:
-            rows.errors.append(_error_row(item.doc_id, item.source_path, item.record_offset,
-                                          error.stage, error.error_type, error.message))
-        except Exception as exc:  # a bug or a library failure on one page must not stop the run
-            rows.errors.append(_error_row(item.doc_id, item.source_path, item.record_offset, "clean",
-                                          "internal_error", f"{type(exc).__name__}: {exc}"))
-    return rows
+    """Phase A for every record of one file (see :func:`clean_files`)."""
+    return clean_files([file], context)
+
+
+@contextlib.contextmanager
+def _errors_as_rows(record: Record, rows: Rows) -> Iterator[None]:
+    """Turn a failure on one record into its error row: a bad page must not stop the run."""
+    try:
+        yield
+    except InputError as error:
+        rows.errors.append(_error_row(record.doc_id, record.source_path, record.record_offset,
+                                      error.stage, error.error_type, error.message))
+    except Exception as exc:  # a bug or a library failure on one page
+        rows.errors.append(_error_row(record.doc_id, record.source_path, record.record_offset, "clean",
+                                      "internal_error", f"{type(exc).__name__}: {exc}"))
 
 
 def problem_rows(problems: list[DiscoveryProblem]) -> Rows:
@@ -109,11 +149,25 @@ def _iso_date(value: str | None) -> str | None:
     return parse_date(value[:10]) or parse_date(value)
 
 
-def clean_record(record: Record, context: Context) -> Rows:
-    """Phase A for one record.
+@dataclass
+class Prepared:
+    """A record extracted and segmented, its outlet known: what the chrome rules judge next."""
+
+    record: Record
+    extracted: Extracted
+    pre_removed: list[tuple[str, str]]
+    units: list[str]
+    url: str | None
+    outlet: str
+    outlet_source: str
+    packs: list[RulePack]
+
+
+def prepare_record(record: Record, context: Context) -> Prepared:
+    """Extract ``record``, split it into normalized lines and resolve its outlet and rule packs.
 
     Raises:
-        InputError: the page has no article (nothing extracted, or nothing left after cleaning).
+        InputError: the page could not be extracted or holds no article.
     """
     extracted, pre_removed = _extract(record, context)
     hints = record.hints
@@ -126,7 +180,31 @@ def clean_record(record: Record, context: Context) -> Rows:
     )
     host = url_host(url)
     packs = [pack for pack in context.packs if pack.matches_outlet(outlet, host)]
-    ruled = apply_rules(units, packs, context.config.section("rules")["disabled"])
+    return Prepared(record, extracted, pre_removed, units, url, outlet, outlet_source, packs)
+
+
+def clean_record(record: Record, context: Context) -> Rows:
+    """Phase A for one record.
+
+    Raises:
+        InputError: the page has no article (nothing extracted, or nothing left after cleaning).
+    """
+    return finish_record(prepare_record(record, context), context)
+
+
+def finish_record(page: Prepared, context: Context, hits: Sequence[frozenset[str]] | None = None) -> Rows:
+    """Strip chrome, split the title, rejoin broken paragraphs and make the rows of one page.
+
+    ``hits`` is this page's part of :func:`~corpusclean.filters.rules.engine_hits`, when the caller
+    ran it over a batch; the result is the same without it.
+
+    Raises:
+        InputError: nothing of the article is left after cleaning.
+    """
+    record, extracted, pre_removed, outlet = page.record, page.extracted, page.pre_removed, page.outlet
+    hints = record.hints
+    url, outlet_source = page.url, page.outlet_source
+    ruled = apply_rules(page.units, page.packs, context.config.section("rules")["disabled"], hits)
     known_title = normalize(hints.get("title") or extracted.title or "") or None
     titled = split_title(ruled.kept, known_title)
     segment_config = context.config.section("segment")

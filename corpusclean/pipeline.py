@@ -145,10 +145,10 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
             on_progress("clean", files_done, len(files), bytes_done)
 
     if engine == "local":
-        run_shards(todo, config.to_json(), shards_dir, workers, advance)
+        run_shards(todo, context.to_json(), shards_dir, workers, advance)
     elif engine == "ray":
         from .executors.ray_engine import run_shards_ray
-        run_shards_ray(todo, config.to_json(), shards_dir, address=address, num_cpus=workers, on_done=advance)
+        run_shards_ray(todo, context.to_json(), shards_dir, address=address, num_cpus=workers, on_done=advance)
     else:
         raise UsageError(f"unknown engine {engine!r}: use local or ray")
     record = {

@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 import xxhash
 
-from .clean import Rows, clean_file, context_from_json
+from .clean import Rows, clean_files, context_from_json
 from .dedup.fingerprints import fingerprint_table
 from .readers.discover import InputFile
 from .schema import DOCUMENTS, ERRORS, PARAGRAPHS, REMOVED, frame
@@ -102,14 +102,13 @@ def write_shard(tables: dict[str, pl.DataFrame], shards_dir: Path, name: str) ->
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-def process_shard(shard: Shard, values_json: str, shards_dir: str) -> tuple[int, int]:
-    """Phase A for one shard, written atomically. Returns ``(shard index, files done)``."""
-    context = context_from_json(values_json)
-    rows = Rows()
-    for file in shard.files:
-        rows.extend(clean_file(file, context))
-    tables = rows_to_tables(rows)
-    tables["fingerprints"] = fingerprint_table(tables["paragraphs"], context.config.section("dedup"))
+def process_shard(shard: Shard, context_json: str, shards_dir: str) -> tuple[int, int]:
+    """Phase A for one shard, written atomically. Returns ``(shard index, files done)``.
+
+    ``context_json`` is :meth:`~corpusclean.clean.Context.to_json` (or a config's JSON)."""
+    context = context_from_json(context_json)
+    tables = rows_to_tables(clean_files(shard.files, context))
+    tables["fingerprints"] = fingerprint_table(tables["paragraphs"], context.config.section("dedup"), context.bands)
     write_shard(tables, Path(shards_dir), shard.name)
     return shard.index, len(shard.files)
 

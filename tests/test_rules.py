@@ -374,3 +374,63 @@ def test_site_pack_rule(site_packs):
     assert result.kept == ["Boats wait in the harbour at dawn."]
     assert [r.rule_id for r in result.removed] == ["harbor_tribune.photo_credit"]
     assert apply_rules([line], [site_packs["Sputnik"]], disabled=()).kept == [line]
+
+
+# --- the Rust-engine first pass (engine_hits) must never change a decision of apply_rules ---
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from corpusclean.filters.rules import engine_hits  # noqa: E402
+
+from conftest import RAW, SEEDS  # noqa: E402
+
+# Pieces of chrome, of news, and characters where engines could disagree (case folding of ſ, K, İ,
+# ß; marks; digits of other scripts; look-alike punctuation).
+FRAGMENTS = sorted({line for lines in REMOVE.values() for line in lines} | set(KEEP[:20]) | {
+    "Share", "share this story", "views", "просмотров", "©", "Reuters/", "Photo:", "by", "By", "Tags:", "Region:",
+    "contributed reporting", "Reporting by", "editing by", "follow us on twitter", "all rights reserved",
+    "the contents of this article are of sole responsibility", "[VIDEO]", "Disclaimer:", "subscribe",
+    "read more:", "Updated: 12:30", "2026-03-14", "ſhare", "KEEP", "İstanbul", "Straße", "e\u0301", "١٢٣",
+    "  ", "|", ":", ".", ",", "-", "\u00a0", "Jane Doe", "Example News", "June 06, 2017", "x" * 130,
+})
+
+
+def _same_result(lines: list[str], packs: list[RulePack]) -> None:
+    hits = engine_hits([lines], [rule for pack in packs for rule in pack.rules])[0]
+    plain = apply_rules(lines, packs, disabled=())
+    fast = apply_rules(lines, packs, disabled=(), hits=hits)
+    assert (fast.kept, fast.kept_idx, fast.removed, fast.date) == (plain.kept, plain.kept_idx, plain.removed, plain.date)
+
+
+def test_most_rules_have_an_engine_pattern(packs):
+    rules = [rule for pack in packs for rule in pack.rules]
+    without = sorted(rule.id for rule in rules if rule.engine_pattern is None)
+    # look-around is Rust-free syntax: these two stay with the regex module
+    assert without == ["generic.read_more", "generic.timestamp_line"]
+
+
+@pytest.mark.parametrize("pattern", [r"(?<=a)b", r"a{2,}+", r"[a&&b]", r"[[:alpha:]]+", r"\<word\>"])
+def test_patterns_the_engines_read_differently_stay_in_python(pattern):
+    pack = RulePack.from_dict({"rule": [{"id": "x.r", "scope": "paragraph", "pattern": pattern}]}, "inline")
+    assert pack.rules[0].engine_pattern is None
+
+
+def test_engine_pass_changes_nothing_on_the_sample_corpora(packs):
+    from corpusclean.extractors.text import parse_text
+    from corpusclean.text.segment import split_units
+
+    paths = sorted(RAW.rglob("*.txt")) + sorted(RAW.rglob("*.md")) + sorted(SEEDS.glob("*.txt"))
+    assert paths
+    for path in paths:
+        lines = [unit.text for unit in split_units(parse_text(path.read_text("utf-8", errors="replace"), False).body)]
+        _same_result(lines, packs)
+    kept_but_removed = [case.values[0] if hasattr(case, "values") else case for case in KEEP_BUT_REMOVED]
+    _same_result([line for lines in REMOVE.values() for line in lines] + KEEP + kept_but_removed, packs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=12), min_size=1, max_size=6)
+                .map(" ".join), min_size=1, max_size=8))
+def test_engine_pass_changes_nothing_on_generated_lines(lines):
+    loaded, _ = load_packs(configs_dir() / "generic_rules.toml", configs_dir() / "sites")
+    _same_result(lines, loaded)

@@ -40,8 +40,16 @@ def band_columns(dedup: dict[str, Any]) -> list[str]:
 
 
 def shingle_list(offsets: np.ndarray, hashes: np.ndarray) -> pl.Series:
-    """Per-text hash arrays as one polars ``List(UInt32)`` column, without a Python loop."""
-    array = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(hashes.astype(np.uint32)))
+    """Per-text hash arrays as one polars ``List(UInt32)`` column, without a Python loop.
+
+    Built from raw buffers: ``pa.array(ndarray)`` imports pandas when it is installed, 0.17 s in
+    every phase-A worker.
+    """
+    offsets = np.ascontiguousarray(offsets, dtype=np.int32)
+    hashes = np.ascontiguousarray(hashes, dtype=np.uint32)
+    values = pa.Array.from_buffers(pa.uint32(), len(hashes), [None, pa.py_buffer(hashes)])
+    array = pa.ListArray.from_buffers(pa.list_(pa.uint32()), len(offsets) - 1, [None, pa.py_buffer(offsets)],
+                                      children=[values])
     return pl.Series("shingles", pl.from_arrow(array))
 
 
@@ -54,13 +62,15 @@ def list_to_arrays(column: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return offsets, hashes
 
 
-def fingerprint_table(paragraphs: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
-    """Fingerprints of ``paragraphs`` (columns ``paragraph_id``, ``text``), row for row."""
+def fingerprint_table(paragraphs: pl.DataFrame, dedup: dict[str, Any],
+                      bands: tuple[int, int] | None = None) -> pl.DataFrame:
+    """Fingerprints of ``paragraphs`` (columns ``paragraph_id``, ``text``), row for row; ``bands`` is
+    :func:`band_params` of ``dedup``, when the caller has it already."""
     offsets, hashes = shingle_hashes(paragraphs["text"].to_list(), n=dedup["shingle_size"])
     sigs = signatures(offsets, hashes, num_perm=dedup["num_perm"], seed=dedup["minhash_seed"])
-    b, r = band_params(dedup)
+    b, r = bands or band_params(dedup)
     n = sigs.shape[0]
-    bands = band_hashes(sigs, b, r)["band_hash"].to_numpy().reshape(b, n) if n else np.empty((b, 0), np.uint64)
+    hashed = band_hashes(sigs, b, r)["band_hash"].to_numpy().reshape(b, n) if n else np.empty((b, 0), np.uint64)
     columns = {"paragraph_id": paragraphs["paragraph_id"], "shingles": shingle_list(offsets, hashes)}
-    columns.update({name: pl.Series(name, bands[k], dtype=pl.UInt64) for k, name in enumerate(band_columns(dedup))})
+    columns.update({f"band_{k:02d}": pl.Series(f"band_{k:02d}", hashed[k], dtype=pl.UInt64) for k in range(b)})
     return pl.DataFrame(columns)

@@ -51,7 +51,6 @@ import logging
 
 import numpy as np
 import polars as pl
-from datasketch.lsh import _optimal_param
 
 from .minhash import jaccard_pairs
 
@@ -85,6 +84,10 @@ def optimal_bands(
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     if num_perm < 2:
         raise ValueError(f"num_perm must be >= 2, got {num_perm}")
+    # imported here: datasketch pulls in scipy.integrate (0.15 s), which phase-A workers do not need
+    # once the result is cached
+    from datasketch.lsh import _optimal_param
+
     b, r = _optimal_param(threshold, num_perm, false_positive_weight, false_negative_weight)
     return int(b), int(r)
 

@@ -29,19 +29,19 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_shards(shards: list[Shard], values_json: str, shards_dir: Path, workers: int,
+def run_shards(shards: list[Shard], context_json: str, shards_dir: Path, workers: int,
                on_done: Callable[[Shard], None] | None = None) -> None:
     """Process ``shards`` with ``workers`` processes (1: in this process), calling ``on_done`` per shard."""
     if workers <= 1 or len(shards) <= 1:
         for shard in shards:
-            process_shard(shard, values_json, str(shards_dir))
+            process_shard(shard, context_json, str(shards_dir))
             if on_done:
                 on_done(shard)
         return
     by_index = {shard.index: shard for shard in shards}
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(shards)), mp_context=spawn) as pool:
-        futures = [pool.submit(process_shard, shard, values_json, str(shards_dir)) for shard in shards]
+        futures = [pool.submit(process_shard, shard, context_json, str(shards_dir)) for shard in shards]
         for future in as_completed(futures):
             index, _ = future.result()
             if on_done:

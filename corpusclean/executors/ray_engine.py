@@ -32,18 +32,18 @@ def _describe(shard: Shard) -> dict[str, object]:
             "folder_outlets": [f.folder_outlet or "" for f in shard.files]}
 
 
-def _process_batch(batch: dict, values_json: str, shards_dir: str) -> dict[str, list]:
+def _process_batch(batch: dict, context_json: str, shards_dir: str) -> dict[str, list]:
     indexes, counts = [], []
     for i in range(len(batch["index"])):
         files = tuple(InputFile(Path(path), source, outlet or None) for path, source, outlet in
                       zip(batch["paths"][i], batch["source_paths"][i], batch["folder_outlets"][i]))
-        index, done = process_shard(Shard(int(batch["index"][i]), files, str(batch["name"][i])), values_json, shards_dir)
+        index, done = process_shard(Shard(int(batch["index"][i]), files, str(batch["name"][i])), context_json, shards_dir)
         indexes.append(index)
         counts.append(done)
     return {"index": indexes, "files": counts}
 
 
-def run_shards_ray(shards: list[Shard], values_json: str, shards_dir: Path, address: str | None = None,
+def run_shards_ray(shards: list[Shard], context_json: str, shards_dir: Path, address: str | None = None,
                    num_cpus: int | None = None, on_done: Callable[[Shard], None] | None = None) -> None:
     """Process ``shards`` on Ray Data; see the module docstring for local versus cluster use."""
     try:
@@ -68,7 +68,7 @@ def run_shards_ray(shards: list[Shard], values_json: str, shards_dir: Path, addr
         by_index = {shard.index: shard for shard in shards}
         dataset = ray.data.from_items([_describe(shard) for shard in shards], override_num_blocks=len(shards))
         results = dataset.map_batches(_process_batch, batch_size=1, batch_format="numpy",
-                                      fn_kwargs={"values_json": values_json, "shards_dir": str(shards_dir)})
+                                      fn_kwargs={"context_json": context_json, "shards_dir": str(shards_dir)})
         for row in results.iter_rows():
             if on_done:
                 on_done(by_index[int(row["index"])])
