@@ -6,9 +6,12 @@ stripped span, ``links`` one per verified pair of paragraphs, ``errors`` one per
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Iterable
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 DOCUMENTS: dict[str, pl.DataType] = {
     "doc_id": pl.String, "source_path": pl.String, "record_offset": pl.Int64, "source_hash": pl.String,
@@ -56,8 +59,38 @@ ERRORS: dict[str, pl.DataType] = {
 
 
 def frame(rows: Iterable[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Rows (dicts) to a DataFrame with exactly ``schema``'s columns, in its order, even when empty."""
+    """Rows (dicts) to a DataFrame with exactly ``schema``'s columns, in its order, even when empty.
+
+    Built column by column: polars builds a list column from Python lists one Series per row, which
+    was three quarters of the time for phase A's paragraphs; :func:`int32_lists` does it from flat
+    arrays instead.
+
+    Example:
+        >>> frame([{"a": 1, "b": [1, 2]}, {"a": 2, "b": []}], {"a": pl.Int64, "b": pl.List(pl.Int32)}).rows()
+        [(1, [1, 2]), (2, [])]
+    """
     rows = list(rows)
     if not rows:
         return pl.DataFrame(schema=schema)
-    return pl.DataFrame(rows, schema=schema, orient="row" if isinstance(rows[0], (list, tuple)) else None)
+    if isinstance(rows[0], (list, tuple)):
+        return pl.DataFrame(rows, schema=schema, orient="row")
+    columns = []
+    for name, dtype in schema.items():
+        values = [row[name] for row in rows]
+        if dtype == pl.List(pl.Int32):
+            columns.append(int32_lists(values).alias(name))
+        else:
+            columns.append(pl.Series(name, values, dtype=dtype))
+    return pl.DataFrame(columns)
+
+
+def int32_lists(values: list[list[int]]) -> pl.Series:
+    """A ``List(Int32)`` Series from Python lists of ints (no nulls), through flat arrays."""
+    lengths = np.fromiter((len(value) for value in values), dtype=np.int32, count=len(values))
+    offsets = np.zeros(len(values) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.fromiter(itertools.chain.from_iterable(values), dtype=np.int32, count=int(offsets[-1]))
+    children = pa.Array.from_buffers(pa.int32(), len(flat), [None, pa.py_buffer(flat)])
+    array = pa.ListArray.from_buffers(pa.list_(pa.int32()), len(values), [None, pa.py_buffer(offsets)],
+                                      children=[children])
+    return pl.Series(pl.from_arrow(array))

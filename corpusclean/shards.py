@@ -95,7 +95,9 @@ def write_shard(tables: dict[str, pl.DataFrame], shards_dir: Path, name: str) ->
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True)
     for table_name, table in tables.items():
-        table.write_parquet(temporary / f"{table_name}.parquet", compression="zstd")
+        # lz4, not zstd as in the final tables: these are read once or twice, by phase B, and lz4
+        # halves the write (0.046 against 0.095 s for 8 MB of text in) for 1.4x the disk
+        table.write_parquet(temporary / f"{table_name}.parquet", compression="lz4")
     try:
         os.rename(temporary, final)
     except OSError:  # another worker finished the same shard first: keep its copy

@@ -35,6 +35,14 @@ def test_normalize_never_drops_a_letter_or_digit(text):
     assert _letters_and_digits(normalize(text)) == _letters_and_digits(text)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_normalize_fast_path_equals_the_general_one(text):
+    from corpusclean.text.normalize import _normalize_general
+
+    assert normalize(text) == _normalize_general(text)
+
+
 def test_normalize_examples():
     assert normalize("\u201cWe\u2019re\u00a0ready\u201d \u2014 she said\u200b  ") == "\"We're ready\" - she said"
     assert normalize("\u00abПривет\u00bb\u00a0мир") == '"Привет" мир'

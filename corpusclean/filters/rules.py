@@ -157,10 +157,15 @@ def load_packs(generic_path: Path, sites_dir: Path) -> tuple[list[RulePack], lis
     return [load_pack(path) for path in paths], [path.read_text("utf-8") for path in paths]
 
 
+_SPACES = regex.compile(r"\s+")
+_COMMA = regex.compile(r"\s*,\s*")
+_SEPT = regex.compile(r"(?i)\bsept\b")
+
+
 def parse_date(text: str) -> str | None:
     """An ISO date from the few formats datelines use (``June 06, 2017``, ``5 June 2017``, ISO)."""
-    cleaned = regex.sub(r"\s*,\s*", ", ", regex.sub(r"\s+", " ", text.strip()))
-    cleaned = regex.sub(r"(?i)\bsept\b", "Sep", cleaned)  # strptime knows "Sep" and "September" only
+    cleaned = _COMMA.sub(", ", _SPACES.sub(" ", text.strip()))
+    cleaned = _SEPT.sub("Sep", cleaned)  # strptime knows "Sep" and "September" only
     for candidate in (cleaned, cleaned.replace(",", "")):
         for fmt in _DATE_FORMATS:
             try:
@@ -228,11 +233,15 @@ def apply_rules(units: Sequence[str], packs: Iterable[RulePack], disabled: Itera
     """
     off = set(disabled)
     rules = [rule for pack in packs for rule in pack.rules if rule.id not in off]
+    # A line the engine found nothing on needs only the rules it could not judge, unless one of
+    # those is a span rule (its cut would send the line through every later rule).
+    python_only = [rule for rule in rules if rule.engine_pattern is None]
+    shortcut = not any(rule.scope == "span" for rule in python_only)
     result = RuleResult(kept=[])
     for index, unit in enumerate(units):
         text = unit
         may_match = hits[index] if hits is not None else None
-        for rule in rules:
+        for rule in (python_only if shortcut and may_match is not None and not may_match else rules):
             if may_match is not None and rule.engine_pattern is not None and rule.id not in may_match:
                 continue
             if rule.scope == "paragraph":
@@ -271,7 +280,7 @@ def _cut_spans(text: str, unit: str, index: int, rule: Rule, result: RuleResult)
         pieces.append(text[last:match.start()])
         last = match.end()
     pieces.append(text[last:])
-    return regex.sub(r"\s+", " ", "".join(pieces)).strip()
+    return _SPACES.sub(" ", "".join(pieces)).strip()
 
 
 def _date_of(match: regex.Match[str]) -> str | None:

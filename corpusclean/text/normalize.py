@@ -42,6 +42,13 @@ _TRANSLATION.update({code: None for code in [*range(0x00, 0x20), *range(0x7F, 0x
 
 def normalize(text: str) -> str:
     """Return the normalized form of one paragraph (see the module docstring for the steps)."""
+    # Printable ASCII without a backtick is the common line; the mapping and NFKC leave it as it is.
+    if text.isascii() and "`" not in text and text.isprintable():
+        return " ".join(text.split())
+    return _normalize_general(text)
+
+
+def _normalize_general(text: str) -> str:
     text = text.translate(_TRANSLATION)
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text).translate(_TRANSLATION)
