@@ -38,10 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import polars as pl
 import regex
 
 from ..errors import UsageError
+from .literals import literal_filter
 
 _SCOPES = ("paragraph", "span")
 _RULE_KEYS = {"id", "scope", "pattern", "description", "ignore_case"}
@@ -59,6 +61,9 @@ class Rule:
     #: the same test for polars' Rust engine (anchored for ``paragraph`` rules), or None: see the
     #: module docstring
     engine_pattern: str | None = None
+    #: literals one of which a line must contain to match (:mod:`corpusclean.filters.literals`), as a
+    #: Rust-engine regex, or None
+    engine_prefilter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,12 @@ def _make_rule(raw: dict[str, Any], pack: str) -> Rule:
     if raw["scope"] not in _SCOPES:
         raise UsageError(f"rule pack {pack}: rule {raw['id']}: scope must be one of {', '.join(_SCOPES)}")
     pattern = _compile(raw["pattern"], pack, raw["id"], raw.get("ignore_case", True))
-    engine = _engine_pattern(raw["pattern"], raw["scope"], raw.get("ignore_case", True))
-    return Rule(raw["id"], raw["scope"], pattern, raw.get("description", ""), engine)
+    ignore_case = raw.get("ignore_case", True)
+    engine = _engine_pattern(raw["pattern"], raw["scope"], ignore_case)
+    prefilter = literal_filter(raw["pattern"], ignore_case) if engine else None
+    if prefilter and not _engine_compiles(prefilter):
+        prefilter = None
+    return Rule(raw["id"], raw["scope"], pattern, raw.get("description", ""), engine, prefilter)
 
 
 # Syntax both engines accept but read differently: Rust's class set operations and nested classes,
@@ -131,11 +140,15 @@ def _engine_pattern(pattern: str, scope: str, ignore_case: bool) -> str | None:
         return None
     flags = "(?i)" if ignore_case else ""
     engine = f"{flags}^(?:{pattern})$" if scope == "paragraph" else f"{flags}(?:{pattern})"
+    return engine if _engine_compiles(engine) else None
+
+
+def _engine_compiles(pattern: str) -> bool:
     try:
-        pl.Series([""], dtype=pl.String).str.contains(engine)
+        pl.Series([""], dtype=pl.String).str.contains(pattern)
     except pl.exceptions.PolarsError:  # look-around, possessive quantifiers, size limit, ...
-        return None
-    return engine
+        return False
+    return True
 
 
 def load_pack(path: Path) -> RulePack:
@@ -213,8 +226,20 @@ def engine_hits(documents: Sequence[Sequence[str]], rules: Iterable[Rule]) -> li
     per_line = [nothing] * len(flat)
     if flat and engine_rules:
         lines = pl.DataFrame({"line": flat}, schema={"line": pl.String})
-        matrix = lines.select(pl.col("line").str.contains(rule.engine_pattern).alias(str(k))
-                              for k, rule in enumerate(engine_rules)).to_numpy()
+        # one parallel pass: each rule's literal filter if it has one, else its pattern
+        first = lines.select(pl.col("line").str.contains(rule.engine_prefilter or rule.engine_pattern).alias(str(k))
+                             for k, rule in enumerate(engine_rules)).to_numpy()
+        matrix = np.zeros_like(first)
+        for k, rule in enumerate(engine_rules):
+            if rule.engine_prefilter is None:
+                matrix[:, k] = first[:, k]
+                continue
+            # the full pattern only where a required literal occurs: for the costliest rules, 0.16 ->
+            # 0.07 s on 38k lines (corpusclean.filters.literals)
+            candidates = first[:, k].nonzero()[0]
+            if candidates.size:
+                subset = lines["line"].gather(candidates)
+                matrix[candidates, k] = subset.str.contains(rule.engine_pattern).to_numpy()
         for row in matrix.any(axis=1).nonzero()[0]:
             per_line[row] = frozenset(engine_rules[k].id for k in matrix[row].nonzero()[0])
     hits, start = [], 0
