@@ -70,6 +70,12 @@ def test_broken_paragraph_rules():
     assert [t for t, _ in rejoin_broken(units)] == ["The council met with two firms.", "Next paragraph."]
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab \t\n.,")) | st.characters(max_codepoint=127), max_size=40))
+def test_word_count_fast_path_counts_like_split(text):
+    assert word_count(text) == len(text.split())
+
+
 def test_word_count_handles_scripts_without_spaces():
     assert word_count("A short sentence here.") == 4
     assert word_count("東京都は新しい計画を発表した") == 14

@@ -42,9 +42,12 @@ _TRANSLATION.update({code: None for code in [*range(0x00, 0x20), *range(0x7F, 0x
 
 def normalize(text: str) -> str:
     """Return the normalized form of one paragraph (see the module docstring for the steps)."""
-    # Printable ASCII without a backtick is the common line; the mapping and NFKC leave it as it is.
+    # Printable ASCII without a backtick is the common line; the mapping and NFKC leave it as it is,
+    # and its only white space is the plain space, usually single already.
     if text.isascii() and "`" not in text and text.isprintable():
-        return " ".join(text.split())
+        if "  " in text or text[:1] == " " or text[-1:] == " ":
+            return " ".join(text.split())
+        return text
     return _normalize_general(text)
 
 

@@ -54,6 +54,8 @@ def word_count(text: str) -> int:
     >>> word_count("Three small words"), word_count("東京に行く")
     (3, 5)
     """
+    if text.isascii() and text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text.count(" ") + 1 if text else 0  # a normalized ASCII line: single spaces only
     if text.isascii() or not _SPACELESS_SCRIPT.search(text):  # the common case, 6x faster than the regex
         return len(text.split())
     return len(_WORD.findall(text))
