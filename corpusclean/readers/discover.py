@@ -50,9 +50,9 @@ def discover(paths: Iterable[str | Path], skip_hidden: bool = True) -> tuple[lis
         UsageError: an argument does not exist.
 
     Example:
-        >>> files, problems = discover(["raw"])          # doctest: +SKIP
-        >>> files[0].source_path
-        'raw/harbor-tribune/barrier-vote.html'
+        >>> files, problems = discover(["raw"])  # the sample corpus, from the repository root
+        >>> files[0].source_path, files[0].folder_outlet, problems
+        ('raw/harbor-tribune/lifeboat-station-volunteers.html.gz', 'harbor-tribune', [])
     """
     files: list[InputFile] = []
     problems: list[DiscoveryProblem] = []
