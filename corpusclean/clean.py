@@ -100,7 +100,10 @@ def clean_files(files: Sequence[InputFile], context: Context) -> Rows:
                 continue
             with _errors_as_rows(item, rows):
                 prepared.append(prepare_record(item, context))
-    hits = engine_hits([page.units for page in prepared], (rule for pack in context.packs for rule in pack.rules))
+    # only the packs some page of the batch uses: a site pack's rules never judge other outlets' lines
+    in_use = {id(pack) for page in prepared for pack in page.packs}
+    used = [pack for pack in context.packs if id(pack) in in_use]
+    hits = engine_hits([page.units for page in prepared], (rule for pack in used for rule in pack.rules))
     for page, page_hits in zip(prepared, hits):
         with _errors_as_rows(page.record, rows):
             rows.extend(finish_record(page, context, page_hits))
