@@ -20,7 +20,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-## fuzz: 100,000+ generated cases through normalization, segmentation, parsers, decoding, MinHash
+## fuzz: 100,000+ generated cases through normalization, segmentation, parsers, decoding, MinHash, rules
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz.py --cases 100000
 

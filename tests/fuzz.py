@@ -18,7 +18,11 @@ Targets and their properties (the first three as defined in tests/test_text.py):
   name) it never raises, yields only records and error rows, with unique offsets, stable ids and
   text that can be written (no lone surrogates);
 * ``minhash`` -- a signature depends on the set of shingle hashes only: order and repeats do not
-  matter, equal sets give equal signatures, the empty set gives the empty signature.
+  matter, equal sets give equal signatures, the empty set gives the empty signature;
+* ``rules_engine`` -- the chrome rules decide exactly the same with and without their first pass on
+  the Rust regex engine (``engine_hits``, with its required-literal filters), on lines made of the
+  rules' own literals, news words and the characters where case folding and Unicode classes of the
+  two engines could differ.
 
 Each target is a hypothesis test called directly with ``settings(max_examples=N, database=None,
 deadline=None)``; the count printed is the number of cases each really ran. Exit status 1 when any
@@ -41,10 +45,12 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from corpusclean.config import load_config
+from corpusclean.config import configs_dir, load_config
 from corpusclean.dedup.minhash import MAX_HASH, signatures
 from corpusclean.errors import InputError
 from corpusclean.extractors.text import parse_text
+from corpusclean.filters.literals import required_literals
+from corpusclean.filters.rules import apply_rules, engine_hits, load_packs
 from corpusclean.readers.decode import decode_bytes
 from corpusclean.readers.discover import InputFile
 from corpusclean.readers.records import Record, RecordError, make_doc_id, read_records
@@ -276,6 +282,26 @@ def minhash(hashes: list[int], rng, num_perm: int, seed: int) -> None:
     assert (alone[0] == result[0]).all()
 
 
+_PACKS, _ = load_packs(configs_dir() / "generic_rules.toml", configs_dir() / "sites")
+_RULES = [rule for pack in _PACKS for rule in pack.rules]
+_FRAGMENTS = sorted({literal for rule in _RULES
+                     for literal in (required_literals(rule.pattern.pattern, True) or ())} | {
+    "By", "Jane Doe", "Example News", "June 06, 2017", "2026-03-14", "12:30", "8950", "views", "©", "Reuters/",
+    "Photo:", "Tags:", "[VIDEO]", "|", ":", ".", ",", "-", "ſ", "K", "İ", "ß", "ẞ", "e\u0301", "١٢٣", "Ω",
+    "the council said on Tuesday", "x" * 90})
+_LINE = st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=8), min_size=1, max_size=7).map(" ".join)
+
+
+@given(st.lists(_LINE.map(normalize).filter(bool), min_size=1, max_size=25))
+def rules_engine(lines: list[str]) -> None:
+    RAN["rules_engine"] += 1
+    hits = engine_hits([lines], _RULES)[0]
+    plain = apply_rules(lines, _PACKS, disabled=())
+    fast = apply_rules(lines, _PACKS, disabled=(), hits=hits)
+    assert (fast.kept, fast.kept_idx, fast.removed, fast.date) == (plain.kept, plain.kept_idx, plain.removed,
+                                                                   plain.date), lines
+
+
 TARGETS = {
     # name: (test, weight); weights favour the cheap pure-text targets, the file target gets a tenth
     "normalize_idempotent": (normalize_idempotent, 0.2),
@@ -285,6 +311,7 @@ TARGETS = {
     "decode_bytes": (decode_bytes_target, 0.1),
     "read_records": (read_records_target, 0.1),
     "minhash": (minhash, 0.15),
+    "rules_engine": (rules_engine, 0.08),
 }
 
 
