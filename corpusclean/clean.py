@@ -103,7 +103,10 @@ def clean_files(files: Sequence[InputFile], context: Context) -> Rows:
     # only the packs some page of the batch uses: a site pack's rules never judge other outlets' lines
     in_use = {id(pack) for page in prepared for pack in page.packs}
     used = [pack for pack in context.packs if id(pack) in in_use]
-    hits = engine_hits([page.units for page in prepared], (rule for pack in used for rule in pack.rules))
+    try:
+        hits: list = engine_hits([page.units for page in prepared], [rule for pack in used for rule in pack.rules])
+    except Exception:  # the pass only saves time: without it every rule is tried, as in clean_record
+        hits = [None] * len(prepared)
     for page, page_hits in zip(prepared, hits):
         with _errors_as_rows(page.record, rows):
             rows.extend(finish_record(page, context, page_hits))

@@ -434,3 +434,19 @@ def test_engine_pass_changes_nothing_on_the_sample_corpora(packs):
 def test_engine_pass_changes_nothing_on_generated_lines(lines):
     loaded, _ = load_packs(configs_dir() / "generic_rules.toml", configs_dir() / "sites")
     _same_result(lines, loaded)
+
+
+def test_a_failing_engine_pass_only_costs_time(monkeypatch, tmp_path):
+    import corpusclean.clean as clean
+    from corpusclean.config import load_config
+    from corpusclean.readers.discover import discover
+
+    files, _ = discover([RAW])
+    context = clean.Context.from_config(load_config(None))
+    expected = clean.clean_files(files, context)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("engine unavailable")
+
+    monkeypatch.setattr(clean, "engine_hits", broken)
+    assert clean.clean_files(files, context) == expected
