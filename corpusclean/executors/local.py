@@ -1,8 +1,9 @@
 """Local executor: phase-A shards in a process pool.
 
-Each worker rebuilds the :class:`~corpusclean.clean.Context` once from the config's JSON (rule packs
-compile once per process, not per file), processes a whole shard and writes its tables itself, so
-rows never travel back through the parent and memory stays bounded by the shard, not the corpus.
+Each worker rebuilds the :class:`~corpusclean.clean.Context` once from its JSON (config values and
+LSH band shape; rule packs compile once per process, not per file), processes a whole shard and
+writes its tables itself, so rows never travel back through the parent and memory stays bounded by
+the shard, not the corpus.
 Shards finish in any order; phase B sorts, so the output does not depend on the worker count.
 
 Workers are *spawned*, not forked: the parent has used polars (and numba) threads by then, and a
