@@ -210,8 +210,9 @@ class RuleResult:
 def engine_hits(documents: Sequence[Sequence[str]], rules: Iterable[Rule]) -> list[list[frozenset[str]]]:
     """For each line of each document, the ids of the rules with an engine pattern that match it.
 
-    One polars pass per rule over all lines of all ``documents``; :func:`apply_rules` takes the
-    result as ``hits`` and skips the ``regex`` call for every other (line, rule) pair.
+    One polars pass per rule over all lines of all ``documents`` (for a rule with a literal filter,
+    the filter, then the pattern on the lines that passed it); :func:`apply_rules` takes the result
+    as ``hits`` and skips the ``regex`` call for every other (line, rule) pair.
 
     Example:
         >>> pack = RulePack.from_dict({"rule": [{"id": "x.views", "scope": "paragraph",
