@@ -266,7 +266,7 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     similar_links = _to_links(similar, meta, dedup["near_threshold"])
     # a page crawled several times is one page: count pages by their content, not their ids
     page_keys = meta.group_by("doc_id").agg(pl.col("exact_hash").sort_by("para_idx").hash().alias("_page"))
-    candidates = meta.filter(~pl.col("is_title")).join(page_keys, on="doc_id")
+    candidates = meta.filter(~pl.col("is_title")).select("paragraph_id", "doc_id", "outlet").join(page_keys, on="doc_id")
     template_ids = template_paragraphs(candidates, similar_links, dedup["template_min_docs"], page_column="_page")
     is_template = meta["paragraph_id"].is_in(template_ids).to_numpy() | earlier_templates
 
@@ -281,8 +281,11 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     kept = meta.filter(~pl.Series(is_template))
     clustered = assign_clusters(kept.drop("_earlier_template", "_eligible"), links)
     earlier = _earlier_ids(links, meta)
-    clustered = clustered.join(earlier, on="paragraph_id", how="left").with_columns(
-        pl.col("earlier_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    if earlier.is_empty():  # no --against, or nothing repeats it: no join over every paragraph
+        clustered = clustered.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("earlier_ids"))
+    else:
+        clustered = clustered.join(earlier, on="paragraph_id", how="left").with_columns(
+            pl.col("earlier_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))))
     new_templates = meta.filter(pl.Series(is_template) & pl.col("is_new")).select("paragraph_id", "row").sort("row")
     counts = {"candidates_near": near.height, "candidates_contained": contained.height}
     return Linked(clustered.sort("row"), links, new_templates, counts, outlets,

@@ -33,6 +33,9 @@ def template_paragraphs(paragraphs: pl.DataFrame, links: pl.DataFrame, min_docs:
     """
     if paragraphs.is_empty() or links.is_empty():
         return []
+    if min_docs >= 2:  # a paragraph in no link is a group of one page: never a template, so leave it out
+        touched = pl.concat([links["left_id"], links["right_id"]]).unique()
+        paragraphs = paragraphs.filter(pl.col("paragraph_id").is_in(touched.implode()))
     labelled = paragraphs.select("paragraph_id", pl.col(page_column).alias("_page"), "outlet").with_columns(
         _group=pl.Series(components(paragraphs["paragraph_id"], links)))
     groups = (labelled.group_by("_group")
