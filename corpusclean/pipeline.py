@@ -48,13 +48,6 @@ TABLES = ("documents", "paragraphs", "removed", "links", "errors", "fingerprints
 ProgressCallback = Callable[[str, int, int, int], None]
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
 @dataclass
 class RunResult:
     """What a run produced: the output folder, the tables, counts and per-stage timings."""
@@ -141,7 +134,7 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
     def advance(shard) -> None:
         nonlocal files_done, bytes_done
         files_done += len(shard.files)
-        bytes_done += sum(_size(file.path) for file in shard.files)
+        bytes_done += shard.bytes
         if on_progress:
             on_progress("clean", files_done, len(files), bytes_done)
 

@@ -39,11 +39,13 @@ SORT_KEYS = {
 
 @dataclass(frozen=True)
 class Shard:
-    """Files ``files`` processed together; ``name`` is stable for the same files and config."""
+    """Files ``files`` processed together; ``name`` is stable for the same files and config;
+    ``bytes`` is their size when the shard was planned (for progress rates)."""
 
     index: int
     files: tuple[InputFile, ...]
     name: str
+    bytes: int = 0
 
 
 def _file_size(file: InputFile) -> int:
@@ -63,21 +65,20 @@ def plan_shards(files: list[InputFile], shard_files: int, config_hash: str,
     a rerun finds the same shard names.
     """
     chunks: list[list[InputFile]] = []
-    chunk_bytes = 0
+    sizes: list[int] = []
     for file in files:
-        size = _file_size(file) if shard_bytes else 0
-        if not chunks or len(chunks[-1]) >= shard_files or (shard_bytes and chunk_bytes + size > shard_bytes
-                                                           and chunks[-1]):
+        size = _file_size(file)
+        if not chunks or len(chunks[-1]) >= shard_files or (shard_bytes and sizes[-1] + size > shard_bytes):
             chunks.append([])
-            chunk_bytes = 0
+            sizes.append(0)
         chunks[-1].append(file)
-        chunk_bytes += size
+        sizes[-1] += size
     shards = []
-    for index, chunk in enumerate(chunks):
+    for index, (chunk, size) in enumerate(zip(chunks, sizes)):
         digest = xxhash.xxh64(config_hash.encode())
         for file in chunk:
             digest.update(file.source_path.encode() + b"\0" + str(file.path).encode() + b"\0")
-        shards.append(Shard(index, tuple(chunk), f"shard-{index:05d}-{digest.hexdigest()[:12]}"))
+        shards.append(Shard(index, tuple(chunk), f"shard-{index:05d}-{digest.hexdigest()[:12]}", size))
     return shards
 
 
