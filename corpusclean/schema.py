@@ -90,7 +90,23 @@ def int32_lists(values: list[list[int]]) -> pl.Series:
     offsets = np.zeros(len(values) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     flat = np.fromiter(itertools.chain.from_iterable(values), dtype=np.int32, count=int(offsets[-1]))
-    children = pa.Array.from_buffers(pa.int32(), len(flat), [None, pa.py_buffer(flat)])
-    array = pa.ListArray.from_buffers(pa.list_(pa.int32()), len(values), [None, pa.py_buffer(offsets)],
+    return list_series(offsets, flat)
+
+
+def list_series(offsets: np.ndarray, values: np.ndarray) -> pl.Series:
+    """A polars list Series from CSR arrays: row ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
+
+    Built from raw buffers, not ``pa.array(ndarray)``, which imports pandas when it is installed
+    (0.17 s in every phase-A worker). ``values`` keeps its numeric type.
+
+    Example:
+        >>> list_series(np.array([0, 1, 3]), np.array([5, 6, 7], dtype=np.uint32)).to_list()
+        [[5], [6, 7]]
+    """
+    offsets = np.ascontiguousarray(offsets, dtype=np.int32)
+    values = np.ascontiguousarray(values)
+    value_type = pa.from_numpy_dtype(values.dtype)
+    children = pa.Array.from_buffers(value_type, len(values), [None, pa.py_buffer(values)])
+    array = pa.ListArray.from_buffers(pa.list_(value_type), len(offsets) - 1, [None, pa.py_buffer(offsets)],
                                       children=[children])
     return pl.Series(pl.from_arrow(array))

@@ -35,6 +35,12 @@ def components(paragraph_ids: pl.Series, links: pl.DataFrame) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
+def linked_paragraphs(paragraphs: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``paragraphs`` that are an end of some link (columns ``left_id``, ``right_id``)."""
+    touched = pl.concat([links["left_id"], links["right_id"]]).unique()
+    return paragraphs.filter(pl.col("paragraph_id").is_in(touched.implode()))
+
+
 def assign_clusters(paragraphs: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
     """Add the cluster columns of :data:`corpusclean.schema.CLUSTER_COLUMNS` to ``paragraphs``.
 
@@ -53,9 +59,7 @@ def assign_clusters(paragraphs: pl.DataFrame, links: pl.DataFrame) -> pl.DataFra
     """
     if paragraphs.is_empty():
         return paragraphs.with_columns(*(pl.lit(None, dtype=t).alias(c) for c, t in CLUSTER_COLUMNS.items()))
-    touched = pl.concat([links["left_id"], links["right_id"]]).unique()
-    members = paragraphs.filter(pl.col("paragraph_id").is_in(touched.implode())).select(
-        "paragraph_id", "doc_id", "outlet", *CANONICAL_ORDER)
+    members = linked_paragraphs(paragraphs, links).select("paragraph_id", "doc_id", "outlet", *CANONICAL_ORDER)
     ordered = canonical_sort(members)
     labels = components(ordered["paragraph_id"], links)
     # nodes are numbered in canonical order, so the smallest node of each component is its canonical

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
+from ..schema import list_series
 from .lsh import band_hashes, optimal_bands
 from .minhash import signatures
 from .shingles import shingle_hashes
@@ -35,22 +35,18 @@ def band_params(dedup: dict[str, Any]) -> tuple[int, int]:
     return optimal_bands(dedup["near_threshold"], dedup["num_perm"])
 
 
+def band_names(b: int) -> list[str]:
+    """The names of ``b`` band-hash columns."""
+    return [f"band_{k:02d}" for k in range(b)]
+
+
 def band_columns(dedup: dict[str, Any]) -> list[str]:
-    return [f"band_{k:02d}" for k in range(band_params(dedup)[0])]
+    return band_names(band_params(dedup)[0])
 
 
 def shingle_list(offsets: np.ndarray, hashes: np.ndarray) -> pl.Series:
-    """Per-text hash arrays as one polars ``List(UInt32)`` column, without a Python loop.
-
-    Built from raw buffers: ``pa.array(ndarray)`` imports pandas when it is installed, 0.17 s in
-    every phase-A worker.
-    """
-    offsets = np.ascontiguousarray(offsets, dtype=np.int32)
-    hashes = np.ascontiguousarray(hashes, dtype=np.uint32)
-    values = pa.Array.from_buffers(pa.uint32(), len(hashes), [None, pa.py_buffer(hashes)])
-    array = pa.ListArray.from_buffers(pa.list_(pa.uint32()), len(offsets) - 1, [None, pa.py_buffer(offsets)],
-                                      children=[values])
-    return pl.Series("shingles", pl.from_arrow(array))
+    """Per-text hash arrays as one polars ``List(UInt32)`` column, without a Python loop."""
+    return list_series(offsets, hashes.astype(np.uint32)).alias("shingles")
 
 
 def list_to_arrays(column: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -72,5 +68,5 @@ def fingerprint_table(paragraphs: pl.DataFrame, dedup: dict[str, Any],
     n = sigs.shape[0]
     hashed = band_hashes(sigs, b, r)["band_hash"].to_numpy().reshape(b, n) if n else np.empty((b, 0), np.uint64)
     columns = {"paragraph_id": paragraphs["paragraph_id"], "shingles": shingle_list(offsets, hashes)}
-    columns.update({f"band_{k:02d}": pl.Series(f"band_{k:02d}", hashed[k], dtype=pl.UInt64) for k in range(b)})
+    columns.update({name: pl.Series(name, hashed[k], dtype=pl.UInt64) for k, name in enumerate(band_names(b))})
     return pl.DataFrame(columns)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .clusters import components
+from .clusters import components, linked_paragraphs
 
 
 def template_paragraphs(paragraphs: pl.DataFrame, links: pl.DataFrame, min_docs: int = 3,
@@ -34,8 +34,7 @@ def template_paragraphs(paragraphs: pl.DataFrame, links: pl.DataFrame, min_docs:
     if paragraphs.is_empty() or links.is_empty():
         return []
     if min_docs >= 2:  # a paragraph in no link is a group of one page: never a template, so leave it out
-        touched = pl.concat([links["left_id"], links["right_id"]]).unique()
-        paragraphs = paragraphs.filter(pl.col("paragraph_id").is_in(touched.implode()))
+        paragraphs = linked_paragraphs(paragraphs, links)
     labelled = paragraphs.select("paragraph_id", pl.col(page_column).alias("_page"), "outlet").with_columns(
         _group=pl.Series(components(paragraphs["paragraph_id"], links)))
     groups = (labelled.group_by("_group")

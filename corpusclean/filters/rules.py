@@ -119,8 +119,8 @@ def _make_rule(raw: dict[str, Any], pack: str) -> Rule:
         raise UsageError(f"rule pack {pack}: rule {raw.get('id', '?')}: {problem}")
     if raw["scope"] not in _SCOPES:
         raise UsageError(f"rule pack {pack}: rule {raw['id']}: scope must be one of {', '.join(_SCOPES)}")
-    pattern = _compile(raw["pattern"], pack, raw["id"], raw.get("ignore_case", True))
     ignore_case = raw.get("ignore_case", True)
+    pattern = _compile(raw["pattern"], pack, raw["id"], ignore_case)
     engine = _engine_pattern(raw["pattern"], raw["scope"], ignore_case)
     prefilter = literal_filter(raw["pattern"], ignore_case) if engine else None
     if prefilter and not _engine_compiles(prefilter):

@@ -40,14 +40,20 @@ _TRANSLATION.update({ord(c): None for c in _INVISIBLE})
 _TRANSLATION.update({code: None for code in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if not chr(code).isspace()})
 
 
+def single_spaced_ascii(text: str) -> bool:
+    """Printable ASCII whose only white space is single inner spaces (no tab, no line break)."""
+    return text.isascii() and text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
+
+
 def normalize(text: str) -> str:
     """Return the normalized form of one paragraph (see the module docstring for the steps)."""
     # Printable ASCII without a backtick is the common line; the mapping and NFKC leave it as it is,
     # and its only white space is the plain space, usually single already.
-    if text.isascii() and "`" not in text and text.isprintable():
-        if "  " in text or text[:1] == " " or text[-1:] == " ":
+    if "`" not in text:
+        if single_spaced_ascii(text):
+            return text
+        if text.isascii() and text.isprintable():
             return " ".join(text.split())
-        return text
     return _normalize_general(text)
 
 

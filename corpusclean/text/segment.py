@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import regex
 
-from .normalize import normalize
+from .normalize import normalize, single_spaced_ascii
 
 # A word is a run of non-space characters, except in scripts written without spaces, where each
 # ideograph or kana counts as one (a Chinese word averages about 1.5 characters).
@@ -54,8 +54,8 @@ def word_count(text: str) -> int:
     >>> word_count("Three small words"), word_count("東京に行く")
     (3, 5)
     """
-    if text.isascii() and text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
-        return text.count(" ") + 1 if text else 0  # a normalized ASCII line: single spaces only
+    if single_spaced_ascii(text):
+        return text.count(" ") + 1 if text else 0
     if text.isascii() or not _SPACELESS_SCRIPT.search(text):  # the common case, 6x faster than the regex
         return len(text.split())
     return len(_WORD.findall(text))
