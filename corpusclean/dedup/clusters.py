@@ -41,13 +41,14 @@ def linked_paragraphs(paragraphs: pl.DataFrame, links: pl.DataFrame) -> pl.DataF
     return paragraphs.filter(pl.col("paragraph_id").is_in(touched.implode()))
 
 
-def assign_clusters(paragraphs: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
+def assign_clusters(paragraphs: pl.DataFrame, links: pl.DataFrame, order: list[str] = CANONICAL_ORDER) -> pl.DataFrame:
     """Add the cluster columns of :data:`corpusclean.schema.CLUSTER_COLUMNS` to ``paragraphs``.
 
     Singletons get ``cluster_id`` null, size 1, and are their own canonical. Components are computed
     on the paragraphs some link touches only; the others get the singleton values by expression, so
     the corpus-wide frame is copied once, by the final join (at 1M paragraphs the sort, windows and
     string joins over every row took about 0.5 GB more).
+    ``order`` names the columns of the canonical order (see :func:`~corpusclean.dedup.exact.canonical_sort`).
 
     Example:
         >>> p = pl.DataFrame({"paragraph_id": ["a-1", "b-1", "c-1"], "doc_id": ["a", "b", "c"],
@@ -59,8 +60,8 @@ def assign_clusters(paragraphs: pl.DataFrame, links: pl.DataFrame) -> pl.DataFra
     """
     if paragraphs.is_empty():
         return paragraphs.with_columns(*(pl.lit(None, dtype=t).alias(c) for c, t in CLUSTER_COLUMNS.items()))
-    members = linked_paragraphs(paragraphs, links).select("paragraph_id", "doc_id", "outlet", *CANONICAL_ORDER)
-    ordered = canonical_sort(members)
+    members = linked_paragraphs(paragraphs, links).select("paragraph_id", "doc_id", "outlet", *order)
+    ordered = canonical_sort(members, order)
     labels = components(ordered["paragraph_id"], links)
     # nodes are numbered in canonical order, so the smallest node of each component is its canonical
     ordered = ordered.with_columns(pl.Series("_component", labels))

@@ -17,11 +17,13 @@ from ..schema import LINKS
 CANONICAL_ORDER = ["date", "source_path", "record_offset", "para_idx"]
 
 
-def canonical_sort(paragraphs: pl.DataFrame) -> pl.DataFrame:
-    return paragraphs.sort(CANONICAL_ORDER, nulls_last=True)
+def canonical_sort(paragraphs: pl.DataFrame, order: list[str] = CANONICAL_ORDER) -> pl.DataFrame:
+    """``paragraphs`` in canonical order. ``order`` may name a precomputed rank column instead: phase B
+    ranks the corpus once and then drops the four columns, which it would otherwise hold to the end."""
+    return paragraphs.sort(order, nulls_last=True)
 
 
-def exact_links(paragraphs: pl.DataFrame, min_words: int = 3) -> pl.DataFrame:
+def exact_links(paragraphs: pl.DataFrame, min_words: int = 3, order: list[str] = CANONICAL_ORDER) -> pl.DataFrame:
     """Links of kind ``exact`` between paragraphs sharing ``exact_hash`` (see the module docstring).
 
     Example:
@@ -31,7 +33,7 @@ def exact_links(paragraphs: pl.DataFrame, min_words: int = 3) -> pl.DataFrame:
         >>> exact_links(p).select("left_id", "right_id", "kind").rows()
         [('b-0', 'a-0', 'exact')]
     """
-    eligible = canonical_sort(paragraphs.filter(pl.col("n_words") >= min_words))
+    eligible = canonical_sort(paragraphs.filter(pl.col("n_words") >= min_words), order)
     grouped = (
         eligible.select("paragraph_id", "doc_id", "exact_hash")
         .with_columns(

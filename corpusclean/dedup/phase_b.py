@@ -45,6 +45,8 @@ PARAGRAPH_SEPARATOR = "\n\n"
 META_COLUMNS = ["paragraph_id", "doc_id", "para_idx", "is_title", "n_words", "exact_hash", "source_path",
                 "record_offset", "outlet", "date"]
 PAIRS = {"left": pl.UInt32, "right": pl.UInt32}
+#: The canonical order of ``meta`` rows, as one precomputed column (see :func:`_read_meta`).
+RANK = ["_rank"]
 #: Columns phase B adds to paragraphs besides the cluster columns.
 EARLIER_COLUMN = {"earlier_ids": pl.List(pl.String)}
 
@@ -60,7 +62,10 @@ class Part:
 
 @dataclass
 class Linked:
-    """The outcome of the pass: per-paragraph metadata with cluster columns, links, templates.
+    """The outcome of the pass: per-paragraph cluster columns, links, templates.
+
+    ``meta`` holds, per paragraph, ``row``, ``paragraph_id``, ``is_new``, the cluster columns and
+    ``earlier_ids``: what the final write joins to each shard.
 
     ``meta`` and ``templates`` carry each paragraph's global ``row`` (parts in order, then rows in
     order) and are sorted by it, so one part's rows are a slice found by binary search
@@ -96,10 +101,13 @@ def _read_meta(parts: list[Part]) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame()
     meta = pl.concat(frames, how="vertical_relaxed").collect().with_row_index("row")
-    rank = meta.select("row", *CANONICAL_ORDER).sort(CANONICAL_ORDER, nulls_last=True)["row"]
+    in_order = meta.select(pl.arg_sort_by(CANONICAL_ORDER, nulls_last=True, maintain_order=True))[:, 0].to_numpy()
     ranks = np.empty(meta.height, dtype=np.uint32)
-    ranks[rank.to_numpy()] = np.arange(meta.height, dtype=np.uint32)
-    return meta.with_columns(pl.Series("_rank", ranks), pl.col("doc_id").rank("dense").alias("_doc"))
+    ranks[in_order] = np.arange(meta.height, dtype=np.uint32)
+    # _rank stands for the canonical order from here on, so its four columns need not be held
+    # (three of them only; para_idx orders a page's paragraphs for the template step)
+    return meta.with_columns(pl.Series("_rank", ranks), pl.col("doc_id").rank("dense").alias("_doc")).drop(
+        "date", "source_path", "record_offset")
 
 
 def _scan_fingerprints(parts: list[Part], offsets: list[int], columns: list[str]) -> pl.LazyFrame:
@@ -171,7 +179,7 @@ def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup
 
 
 def _exact_pairs(meta: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
-    links = exact_links(meta, min_words=dedup["min_words"])
+    links = exact_links(meta, min_words=dedup["min_words"], order=RANK)
     rows = meta.select("paragraph_id", "row")
     pairs = (links.join(rows.rename({"paragraph_id": "left_id", "row": "left"}), on="left_id")
              .join(rows.rename({"paragraph_id": "right_id", "row": "right"}), on="right_id")
@@ -261,14 +269,10 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     step("near")
     near = _near_pairs(parts, offsets, meta, dedup)
     similar = pl.concat([exact, near]).unique(["left", "right"], keep="first")
+    del exact  # near is kept for its count
 
     step("templates")
-    similar_links = _to_links(similar, meta, dedup["near_threshold"])
-    # a page crawled several times is one page: count pages by their content, not their ids
-    page_keys = meta.group_by("doc_id").agg(pl.col("exact_hash").sort_by("para_idx").hash().alias("_page"))
-    candidates = meta.filter(~pl.col("is_title")).select("paragraph_id", "doc_id", "outlet").join(page_keys, on="doc_id")
-    template_ids = template_paragraphs(candidates, similar_links, dedup["template_min_docs"], page_column="_page")
-    is_template = meta["paragraph_id"].is_in(template_ids).to_numpy() | earlier_templates
+    is_template = _templates(meta, similar, dedup) | earlier_templates
 
     step("contained")
     contained = _contained_pairs(parts, offsets, meta, dedup, is_template)
@@ -279,7 +283,7 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
 
     step("clusters")
     kept = meta.filter(~pl.Series(is_template))
-    clustered = assign_clusters(kept.drop("_earlier_template", "_eligible"), links)
+    clustered = assign_clusters(kept.drop("_earlier_template", "_eligible"), links, order=RANK)
     earlier = _earlier_ids(links, meta)
     if earlier.is_empty():  # no --against, or nothing repeats it: no join over every paragraph
         clustered = clustered.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("earlier_ids"))
@@ -288,8 +292,24 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
             pl.col("earlier_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))))
     new_templates = meta.filter(pl.Series(is_template) & pl.col("is_new")).select("paragraph_id", "row").sort("row")
     counts = {"candidates_near": near.height, "candidates_contained": contained.height}
+    # what the final write needs of each paragraph, and no more: this frame is held to the end
+    clustered = clustered.select("row", "paragraph_id", "is_new", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
     return Linked(clustered.sort("row"), links, new_templates, counts, outlets,
                   [int(offset) for offset in offsets])
+
+
+def _templates(meta: pl.DataFrame, similar: pl.DataFrame, dedup: dict[str, Any]) -> np.ndarray:
+    """Which ``meta`` rows are a template, judged on the exact and near pairs ``similar``.
+
+    A function of its own so that its string-keyed frames are freed before the contained step,
+    the peak of phase B's memory.
+    """
+    similar_links = _to_links(similar, meta, dedup["near_threshold"])
+    # a page crawled several times is one page: count pages by their content, not their ids
+    page_keys = meta.group_by("_doc").agg(pl.col("exact_hash").sort_by("para_idx").hash().alias("_page"))
+    candidates = meta.filter(~pl.col("is_title")).select("paragraph_id", "_doc", "outlet").join(page_keys, on="_doc")
+    template_ids = template_paragraphs(candidates, similar_links, dedup["template_min_docs"], page_column="_page")
+    return meta["paragraph_id"].is_in(template_ids).to_numpy()
 
 
 def outlet_spellings(meta: pl.DataFrame) -> pl.DataFrame:
