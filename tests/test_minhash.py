@@ -79,6 +79,23 @@ def test_shingle_hashes_match_reference_on_any_unicode(texts, n):
         assert np.array_equal(hashes[offsets[i] : offsets[i + 1]], _reference_hashes(text, n))
 
 
+def test_character_table_cache_is_the_built_table(tmp_path, monkeypatch):
+    cache = tmp_path / "__pycache__" / "classes.npy"
+    monkeypatch.setattr(shingles_module, "_char_classes_cache", lambda: cache)
+    built = shingles_module._build_char_classes()
+    shingles_module._char_classes.cache_clear()
+    try:
+        assert np.array_equal(shingles_module._char_classes(), built) and cache.is_file()  # built, then saved
+        shingles_module._char_classes.cache_clear()
+        assert np.array_equal(shingles_module._char_classes(), built)  # read back
+        cache.write_bytes(b"torn")  # a bad file is rebuilt, not trusted
+        shingles_module._char_classes.cache_clear()
+        assert np.array_equal(shingles_module._char_classes(), built)
+        assert np.array_equal(np.load(cache), built)
+    finally:
+        shingles_module._char_classes.cache_clear()
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=80))
 def test_xxh32_kernel_matches_xxhash(data):

@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,8 +176,13 @@ _COMMA = regex.compile(r"\s*,\s*")
 _SEPT = regex.compile(r"(?i)\bsept\b")
 
 
+@functools.lru_cache(maxsize=4096)  # a crawl repeats its dates; a strptime miss raises, which is dear
 def parse_date(text: str) -> str | None:
-    """An ISO date from the few formats datelines use (``June 06, 2017``, ``5 June 2017``, ISO)."""
+    """An ISO date from the few formats datelines use (``June 06, 2017``, ``5 June 2017``, ISO).
+
+    >>> parse_date("June 06, 2017"), parse_date("5 Sept 2017"), parse_date("soon")
+    ('2017-06-06', '2017-09-05', None)
+    """
     cleaned = _COMMA.sub(", ", _SPACES.sub(" ", text.strip()))
     cleaned = _SEPT.sub("Sep", cleaned)  # strptime knows "Sep" and "September" only
     for candidate in (cleaned, cleaned.replace(",", "")):
