@@ -61,10 +61,13 @@ class TableWriter:
         self.rows = 0
 
     def write(self, table: pl.DataFrame) -> None:
-        arrow = table.select(list(self.schema)).cast(self.schema).to_arrow()
+        # string views hand polars' buffers to pyarrow as they are; the default (large strings) copies
+        # every text once more. Without the Arrow schema in the file, readers take the Parquet types
+        # (UTF8 strings), so no reader needs to know Arrow's view types.
+        arrow = table.select(list(self.schema)).cast(self.schema).to_arrow(compat_level=pl.CompatLevel.newest())
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.temporary, arrow.schema, compression="zstd",
-                                           use_dictionary=self.dictionary)
+                                           use_dictionary=self.dictionary, store_schema=False)
         self.writer.write_table(arrow)
         self.rows += table.height
 
