@@ -85,18 +85,18 @@ def read_records(file: InputFile, input_config: dict[str, Any]) -> Iterator[Reco
         return RecordError(make_doc_id(file.source_path, offset), file.source_path, offset,
                            error.stage, error.error_type, error.message)
 
+    from .warc import warc_records  # here: warc builds on this module's records
+
     try:
-        head = _read_head(file)
+        data = _read_unless_warc(file, input_config["max_file_bytes"])
     except InputError as error:
         yield failure(error)
         return
-    from .warc import is_warc, warc_records  # here: warc builds on this module's records
-
-    if is_warc(head):
+    if data is None:
         yield from warc_records(file, input_config)
         return
     try:
-        data, container = _load_bytes(file, input_config)
+        data, container = _unpack(data, input_config)
         kind = _sniff(data, file.source_path)
         if kind == "jsonl":
             item = None
@@ -112,21 +112,25 @@ def read_records(file: InputFile, input_config: dict[str, Any]) -> Iterator[Reco
         yield item
 
 
-def _read_head(file: InputFile) -> bytes:
+def _read_unless_warc(file: InputFile, limit: int) -> bytes | None:
+    """The bytes of ``file`` (at most ``limit + 1``), or None when it is a WARC, which is read record by
+    record instead. One open per file: most inputs are pages of a few kilobytes, for which a second
+    open and read cost as much as the read itself."""
+    from .warc import is_warc  # here: warc builds on this module's records
+
     try:
         with file.path.open("rb") as handle:
-            return handle.read(_HEAD_BYTES)
+            head = handle.read(_HEAD_BYTES)
+            if is_warc(head):
+                return None
+            return head + handle.read(max(0, limit + 1 - len(head)))
     except OSError as exc:
         raise InputError("read", "unreadable", f"cannot read file: {exc.strerror or exc}") from None
 
 
-def _load_bytes(file: InputFile, input_config: dict[str, Any]) -> tuple[bytes, str]:
+def _unpack(data: bytes, input_config: dict[str, Any]) -> tuple[bytes, str]:
+    """``data`` checked against the size limit and gunzipped if it is gzip, and its container."""
     limit = input_config["max_file_bytes"]
-    try:
-        with file.path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise InputError("read", "unreadable", f"cannot read file: {exc.strerror or exc}") from None
     if len(data) > limit:
         raise InputError("read", "too_large", f"file is larger than input.max_file_bytes ({limit} bytes)")
     if data.startswith(_GZIP_MAGIC):
