@@ -7,9 +7,17 @@ config key, unwritable output), printed as one line without a traceback unless `
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
+
+# polars' allocator (jemalloc) by default leaves pages it has freed counted in the process's RSS
+# until the kernel needs them; muzzy_decay_ms:0 hands them back once they have been idle for the
+# dirty decay. Phase B's peak on 500 MB of text: 1215 MiB without, 1120 MiB with, in the same time.
+# jemalloc reads this when polars first allocates, so it is set before anything imports polars; the
+# phase-A workers inherit it, and a value the user set wins.
+os.environ.setdefault("_RJEM_MALLOC_CONF", "muzzy_decay_ms:0")
 
 import typer
 from rich.console import Console

@@ -251,7 +251,8 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
                       pl.DataFrame(schema={"paragraph_id": pl.String, "row": pl.UInt32}), {},
                       pl.DataFrame(schema={"outlet": pl.String, "_outlet": pl.String}), [0] * len(parts))
     outlets = outlet_spellings(meta)
-    meta = meta.join(outlets, on="outlet", how="left").with_columns(pl.col("_outlet").alias("outlet")).drop("_outlet")
+    # row i of meta must stay global row i: the steps below index numpy arrays by row
+    meta = meta.join(outlets, on="outlet", how="left", maintain_order="left").with_columns(pl.col("_outlet").alias("outlet")).drop("_outlet")
     meta = meta.with_columns((pl.col("n_words") >= dedup["min_words"]).alias("_eligible"))
     # One representative per group of exact duplicates (per side, old or new) enters the near and
     # contained searches: exact links already join the group, and k copies would otherwise make k²
@@ -282,20 +283,29 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     links = _to_links(pairs, meta, dedup["near_threshold"]).sort("left_id", "right_id")
 
     step("clusters")
-    kept = meta.filter(~pl.Series(is_template))
-    clustered = assign_clusters(kept.drop("_earlier_template", "_eligible"), links, order=RANK)
+    counts = {"candidates_near": near.height, "candidates_contained": contained.height}
+    new_templates = meta.filter(pl.Series(is_template) & pl.col("is_new")).select("paragraph_id", "row")
     earlier = _earlier_ids(links, meta)
+    kept = meta.filter(~pl.Series(is_template)).select("row", "paragraph_id", "doc_id", "outlet", "is_new", *RANK)
+    # The cluster step and the final write come next; what is not named above is not needed again.
+    del meta, near, contained, similar, kept_similar, pairs
+    clustered = assign_clusters(kept, links, order=RANK)
+    del kept
     if earlier.is_empty():  # no --against, or nothing repeats it: no join over every paragraph
         clustered = clustered.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("earlier_ids"))
     else:
-        clustered = clustered.join(earlier, on="paragraph_id", how="left").with_columns(
+        clustered = clustered.join(earlier, on="paragraph_id", how="left", maintain_order="left").with_columns(
             pl.col("earlier_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-    new_templates = meta.filter(pl.Series(is_template) & pl.col("is_new")).select("paragraph_id", "row").sort("row")
-    counts = {"candidates_near": near.height, "candidates_contained": contained.height}
     # what the final write needs of each paragraph, and no more: this frame is held to the end
     clustered = clustered.select("row", "paragraph_id", "is_new", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
-    return Linked(clustered.sort("row"), links, new_templates, counts, outlets,
+    return Linked(_by_row(clustered), links, _by_row(new_templates), counts, outlets,
                   [int(offset) for offset in offsets])
+
+
+def _by_row(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by ``row`` (for :meth:`Linked.part_rows`); the frames here are built in row
+    order, so this is a check, and a copy only if that ever changes."""
+    return frame if frame["row"].is_sorted() else frame.sort("row")
 
 
 def _templates(meta: pl.DataFrame, similar: pl.DataFrame, dedup: dict[str, Any]) -> np.ndarray:
