@@ -268,7 +268,8 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="corpusclean-write") as threads:
         pending: list[Future] = []
         for part, name in enumerate(record["shards"]):
-            tables = read_shard(shards_dir, name)
+            # rebuild_documents makes each document's text anew from its kept paragraphs
+            tables = read_shard(shards_dir, name, skip={"documents": ("text",)})
             final = finalize_shard(tables, linked, part)
             for future in pending:
                 future.result()

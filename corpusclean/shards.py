@@ -123,6 +123,9 @@ def finished(shards_dir: Path) -> set[str]:
     return {entry.name for entry in shards_dir.iterdir() if entry.is_dir() and not entry.name.startswith(".")}
 
 
-def read_shard(shards_dir: Path, name: str) -> dict[str, pl.DataFrame]:
-    """The phase-A tables of one shard."""
-    return {table: pl.read_parquet(shards_dir / name / f"{table}.parquet") for table in PHASE_A_TABLES}
+def read_shard(shards_dir: Path, name: str, skip: dict[str, tuple[str, ...]] | None = None) -> dict[str, pl.DataFrame]:
+    """The phase-A tables of one shard, without the columns ``skip`` names per table."""
+    skip = skip or {}
+    return {table: pl.read_parquet(shards_dir / name / f"{table}.parquet",
+                                   columns=[c for c in schema if c not in skip.get(table, ())])
+            for table, schema in PHASE_A_TABLES.items()}
