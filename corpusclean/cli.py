@@ -18,9 +18,11 @@ from typing import Annotated, Optional
 # freed pages leave the RSS once idle for the dirty decay instead of staying until the kernel
 # needs them. benchmarks/crawl.py on 2 cores, text 50 -> 500 MB: peak RSS 1239-1302 -> 1093-1119
 # MiB at 500 MB, total 36.2-38.5 -> 34.1-36.1 s; HTML 200 MB 311-315 -> 367 pages/s.
-# jemalloc reads this when polars first allocates, so it is set before anything imports polars; the
-# phase-A workers inherit it, and a value the user set wins.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "narenas:1,muzzy_decay_ms:0")
+# jemalloc reads the variable when polars is imported, so it is set before anything imports polars,
+# and the phase-A workers inherit it. Appended last, these two options win over earlier ones: a
+# parent process that imported polars exports polars' own defaults in this variable, which a
+# "set only if unset" would have mistaken for a user's choice (benchmarks/crawl.py did just that).
+os.environ["_RJEM_MALLOC_CONF"] = ",".join(filter(None, [os.environ.get("_RJEM_MALLOC_CONF"), "narenas:1,muzzy_decay_ms:0"]))
 
 import typer
 from rich.console import Console

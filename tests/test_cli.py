@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import polars as pl
 import pytest
@@ -201,3 +204,12 @@ def test_rerun_resumes_finished_shards_unless_fresh(raw_run, tmp_path):
     # the shard size changes the config hash, nothing else
     for name in TABLES:
         assert_frame_equal(again[name].drop("config_hash", strict=False), tables[name].drop("config_hash", strict=False))
+
+
+def test_cli_sets_polars_allocator_options_before_polars_is_loaded():
+    # jemalloc reads _RJEM_MALLOC_CONF once, when polars is imported: the command must set its
+    # options first, and after any value a parent (one that imported polars itself) exported
+    code = "import os, sys, corpusclean.cli; print('polars' in sys.modules, os.environ['_RJEM_MALLOC_CONF'])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"})
+    assert done.stdout.split() == ["False", "dirty_decay_ms:500,muzzy_decay_ms:1000,narenas:1,muzzy_decay_ms:0"]
