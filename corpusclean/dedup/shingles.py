@@ -119,7 +119,7 @@ def _char_classes_cache() -> Path:
 def _char_classes() -> np.ndarray:
     """:func:`_build_char_classes`, kept beside numba's cache of the kernels: every phase-A worker
     needs the table, and loading it costs 2 ms where building it costs 0.14 s. Where the package
-    folder is read-only the table is built each time, as numba then compiles each time too."""
+    folder is read-only, each process builds the table."""
     path = _char_classes_cache()
     try:
         classes = np.load(path, allow_pickle=False)
