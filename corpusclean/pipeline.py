@@ -282,8 +282,7 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
             shard_fingerprints = pl.concat([
                 tables["paragraphs"].select(META_COLUMNS),
                 pl.read_parquet(shards_dir / name / "fingerprints.parquet").select(fingerprint_columns),
-            ], how="horizontal").with_columns(pl.col("paragraph_id").is_in(
-                linked.part_rows(linked.templates, part)["paragraph_id"].implode()).alias("is_template"))
+            ], how="horizontal").with_columns(linked.is_template(tables["paragraphs"]["paragraph_id"], part))
             if fingerprints is None:
                 fingerprints = TableWriter(output / "fingerprints.parquet", dict(shard_fingerprints.schema))
             pending.append(threads.submit(fingerprints.write, shard_fingerprints))

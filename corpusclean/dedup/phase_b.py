@@ -88,6 +88,10 @@ class Linked:
         stop = rows.search_sorted(end, side="left") if end is not None else table.height
         return table.slice(start, stop - start)
 
+    def is_template(self, paragraph_ids: pl.Series, part: int) -> pl.Series:
+        """Whether each of ``paragraph_ids`` (paragraphs of ``part``) was removed as a template."""
+        return paragraph_ids.is_in(self.part_rows(self.templates, part)["paragraph_id"].implode()).alias("is_template")
+
 
 def _read_meta(parts: list[Part]) -> pl.DataFrame:
     frames = []
@@ -376,7 +380,7 @@ def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked, part: int) -
 
     tables = {name: respell(table) if "outlet" in table.columns else table for name, table in tables.items()}
     paragraphs = tables["paragraphs"]
-    is_template = paragraphs["paragraph_id"].is_in(linked.part_rows(linked.templates, part)["paragraph_id"].implode())
+    is_template = linked.is_template(paragraphs["paragraph_id"], part)
     template_rows = paragraphs.filter(is_template).select(
         "doc_id", "source_path", pl.col("source_units").list.first().cast(pl.Int32).alias("unit_idx"),
         pl.lit(0, dtype=pl.Int32).alias("char_start"), pl.col("text").str.len_chars().cast(pl.Int32).alias("char_end"),
