@@ -7,6 +7,7 @@ config key, unwritable output), printed as one line without a traceback unless `
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -126,6 +127,7 @@ def run(
     Incremental: corpusclean run new-crawl -o out2 --against out
     """
     from .pipeline import run as run_pipeline
+    _settle()
 
     try:
         with _ProgressDisplay(quiet) as progress:
@@ -153,6 +155,7 @@ def extract(
     Follow with `corpusclean dedup OUTPUT`. Example: corpusclean extract raw -o out
     """
     from .pipeline import run_extract
+    _settle()
 
     try:
         with _ProgressDisplay(quiet) as progress:
@@ -180,6 +183,7 @@ def dedup(
     Example: corpusclean dedup out --config stricter.toml
     """
     from .pipeline import run_dedup
+    _settle()
 
     try:
         with _ProgressDisplay(quiet) as progress:
@@ -187,6 +191,13 @@ def dedup(
     except UsageError as error:
         _usage_exit(error, debug)
     _finish(result, quiet, strict)
+
+
+def _settle() -> None:
+    """Hide the objects of the imported modules from the cyclic garbage collector, as phase-A
+    workers do (see corpusclean.executors.local): nothing imported dies before the command ends, and
+    the run's own objects are still collected. Only here, where this command owns the process."""
+    gc.freeze()
 
 
 def _finish(result, quiet: bool, strict: bool) -> None:
