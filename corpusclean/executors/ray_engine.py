@@ -4,7 +4,9 @@ Each Ray task receives shard descriptions (plain strings, cheap to ship), runs
 :func:`corpusclean.shards.process_shard` — the very function the local process pool runs — and returns
 one summary row per shard. Shard tables are written by the workers under ``OUT/_work/shards``, so on a
 cluster ``OUT`` must be on storage every node sees (NFS or similar); phase B then reads those files on
-the driver. Resumption works as locally: shards already finished are not submitted.
+the driver. When this run started its Ray job itself, a worker process settles before its first
+shard, as in the local pool (:func:`corpusclean.executors.local.settle_worker`); in a job of the
+caller's, the workers may run the caller's tasks too, whose objects must stay collectable. Resumption works as locally: shards already finished are not submitted.
 
 ``address=None`` starts a private local Ray (``num_cpus`` CPUs, no dashboard, bound to 127.0.0.1) and
 shuts it down after the run; an address (``ray://host:10001`` or ``auto``) joins an existing cluster,
@@ -23,6 +25,9 @@ from typing import Callable
 from ..errors import UsageError
 from ..readers.discover import InputFile
 from ..shards import Shard, process_shard
+from .local import settle_worker
+
+_SETTLED: set[str] = set()  # the contexts this worker process has settled for
 
 
 def _describe(shard: Shard) -> dict[str, object]:
@@ -32,7 +37,10 @@ def _describe(shard: Shard) -> dict[str, object]:
             "folder_outlets": [f.folder_outlet or "" for f in shard.files]}
 
 
-def _process_batch(batch: dict, context_json: str, shards_dir: str) -> dict[str, list]:
+def _process_batch(batch: dict, context_json: str, shards_dir: str, settle: bool) -> dict[str, list]:
+    if settle and context_json not in _SETTLED:  # once per Ray worker process, as the local pool's initializer does
+        settle_worker(context_json)
+        _SETTLED.add(context_json)
     indexes, counts = [], []
     for i in range(len(batch["index"])):
         files = tuple(InputFile(Path(path), source, outlet or None) for path, source, outlet in
@@ -68,7 +76,8 @@ def run_shards_ray(shards: list[Shard], context_json: str, shards_dir: Path, add
         by_index = {shard.index: shard for shard in shards}
         dataset = ray.data.from_items([_describe(shard) for shard in shards], override_num_blocks=len(shards))
         results = dataset.map_batches(_process_batch, batch_size=1, batch_format="numpy",
-                                      fn_kwargs={"context_json": context_json, "shards_dir": str(shards_dir)})
+                                      fn_kwargs={"context_json": context_json, "shards_dir": str(shards_dir),
+                                                 "settle": started_here})
         for row in results.iter_rows():
             if on_done:
                 on_done(by_index[int(row["index"])])
