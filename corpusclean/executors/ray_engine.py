@@ -4,9 +4,11 @@ Each Ray task receives shard descriptions (plain strings, cheap to ship), runs
 :func:`corpusclean.shards.process_shard` — the very function the local process pool runs — and returns
 one summary row per shard. Shard tables are written by the workers under ``OUT/_work/shards``, so on a
 cluster ``OUT`` must be on storage every node sees (NFS or similar); phase B then reads those files on
-the driver. When this run started its Ray job itself, a worker process settles before its first
-shard, as in the local pool (:func:`corpusclean.executors.local.settle_worker`); in a job of the
-caller's, the workers may run the caller's tasks too, whose objects must stay collectable. Resumption works as locally: shards already finished are not submitted.
+the driver. Resumption works as locally: shards already finished are not submitted.
+
+When this run started its Ray job itself, a worker process settles before its first shard, as in the
+local pool (:func:`corpusclean.executors.local.settle_worker`); in a job of the caller's, the workers
+may run the caller's tasks too, whose objects must stay collectable.
 
 ``address=None`` starts a private local Ray (``num_cpus`` CPUs, no dashboard, bound to 127.0.0.1) and
 shuts it down after the run; an address (``ray://host:10001`` or ``auto``) joins an existing cluster,
@@ -38,7 +40,7 @@ def _describe(shard: Shard) -> dict[str, object]:
 
 
 def _process_batch(batch: dict, context_json: str, shards_dir: str, settle: bool) -> dict[str, list]:
-    if settle and context_json not in _SETTLED:  # once per Ray worker process, as the local pool's initializer does
+    if settle and context_json not in _SETTLED:  # once per worker process, like the local pool's initializer
         settle_worker(context_json)
         _SETTLED.add(context_json)
     indexes, counts = [], []
