@@ -142,11 +142,15 @@ def _error_row(doc_id: str, source_path: str, offset: int, stage: str, error_typ
             "error_type": error_type, "message": message}
 
 
-def _extract(record: Record, context: Context) -> tuple[Extracted, list[tuple[str, str]]]:
+def _extract(record: Record, context: Context) -> tuple[Extracted, list[tuple[str, str, int | None]]]:
+    """The extracted page and what extraction cut, as ``(text, reason, line)`` (``line`` None for a
+    span with no line of its own, such as the date prefix)."""
     if record.format == "html":
         return extract_html(record.text, context.config.section("extract")), []
     parsed = parse_text(record.text, markdown=record.format == "markdown")
-    return Extracted(body=parsed.body, date=parsed.date), parsed.removed
+    cut = [(text, reason, None) for text, reason in parsed.removed]
+    cut += [(text, reason, line) for line, text, reason in parsed.cut_lines]
+    return Extracted(body=parsed.body, date=parsed.date), cut
 
 
 def _iso_date(value: str | None) -> str | None:
@@ -161,8 +165,10 @@ class Prepared:
 
     record: Record
     extracted: Extracted
-    pre_removed: list[tuple[str, str]]
+    pre_removed: list[tuple[str, str, int | None]]
     units: list[str]
+    #: line of the extracted text each unit is (blank lines are no units): what rows name a unit by
+    unit_lines: list[int]
     url: str | None
     outlet: str
     outlet_source: str
@@ -178,7 +184,8 @@ def prepare_record(record: Record, context: Context) -> Prepared:
     extracted, pre_removed = _extract(record, context)
     hints = record.hints
     url = hints.get("url") or extracted.url
-    units = [unit.text for unit in split_units(extracted.body)]
+    segmented = split_units(extracted.body)
+    units = [unit.text for unit in segmented]
     outlet, outlet_source = resolve_outlet(
         url=url, sitename=extracted.sitename, field_outlet=hints.get("outlet"),
         folder=record.folder_outlet if context.config.section("input")["outlet_from_folder"] else None,
@@ -186,7 +193,8 @@ def prepare_record(record: Record, context: Context) -> Prepared:
     )
     host = url_host(url)
     packs = [pack for pack in context.packs if pack.matches_outlet(outlet, host)]
-    return Prepared(record, extracted, pre_removed, units, url, outlet, outlet_source, packs)
+    return Prepared(record, extracted, pre_removed, units, [unit.line_no for unit in segmented], url, outlet,
+                    outlet_source, packs)
 
 
 def clean_record(record: Record, context: Context) -> Rows:
@@ -216,11 +224,15 @@ def finish_record(page: Prepared, context: Context, hits: Sequence[frozenset[str
     segment_config = context.config.section("segment")
     body = rejoin_broken(titled.body) if segment_config["rejoin_broken"] else [(p, [i]) for i, p in enumerate(titled.body)]
 
-    removed = [_removed_row(record, outlet, None, 0, len(text), text, reason, "extract") for text, reason in pre_removed]
-    removed += [_removed_row(record, outlet, r.unit_idx, r.char_start, r.char_end, r.text, r.rule_id, "strip")
-                for r in ruled.removed]
+    # rows name a unit by its line in the extracted text, so they point at the page's own lines
+    line_of = page.unit_lines
+    kept_lines = [line_of[index] for index in ruled.kept_idx]
+    removed = [_removed_row(record, outlet, line, 0, len(text), text, reason, "extract")
+               for text, reason, line in pre_removed]
+    removed += [_removed_row(record, outlet, line_of[r.unit_idx], r.char_start, r.char_end, r.text, r.rule_id,
+                             "strip") for r in ruled.removed]
     for kept_position in titled.repeats:
-        unit_idx = ruled.kept_idx[kept_position]
+        unit_idx = kept_lines[kept_position]
         text = ruled.kept[kept_position]
         removed.append(_removed_row(record, outlet, unit_idx, 0, len(text), text, "title.repeated", "title"))
 
@@ -230,13 +242,13 @@ def finish_record(page: Prepared, context: Context, hits: Sequence[frozenset[str
                          "no article text: after removing chrome, fewer than "
                          f"{segment_config['min_article_words']} words stand in paragraphs of five or more words")
 
-    # paragraph 0 is the title when there is one; source units are indexes of the segmented lines
+    # paragraph 0 is the title when there is one; source units are lines of the extracted text
     paragraphs: list[tuple[str, bool, list[int], int]] = []
     if titled.title is not None:
-        title_units = [ruled.kept_idx[titled.title_idx]] if titled.title_idx is not None else []
+        title_units = [kept_lines[titled.title_idx]] if titled.title_idx is not None else []
         paragraphs.append((titled.title, True, title_units, word_count(titled.title)))
     for (text, positions), words in zip(body, body_words):
-        paragraphs.append((text, False, [ruled.kept_idx[titled.body_idx[p]] for p in positions], words))
+        paragraphs.append((text, False, [kept_lines[titled.body_idx[p]] for p in positions], words))
 
     # the fetch date of a WARC record is the last resort: a page is no younger than its fetch
     date = (_iso_date(hints.get("date")) or _iso_date(extracted.date) or ruled.date
