@@ -53,6 +53,11 @@ def test_shingle_definition():
     assert shingles("東京都の天気", 3) == ["東京都", "京都の", "都の天", "の天気"]
     # One space per 20 characters or more keeps word shingles.
     assert shingles("ab " * 10, 5) == ["ab ab ab ab ab"] * 6
+    # A Latin line of long handles has few spaces but is no spaceless script: word shingles, in
+    # both implementations (as characters, such lines were linked as "contained" reuse on real news).
+    handles = "Follow @politicaltickerFollow @DanaBashCNN"
+    assert shingles(handles, 5) == ["follow politicaltickerfollow danabashcnn"]
+    assert shingle_hashes([handles], 5)[1].tolist() == _reference_hashes(handles).tolist()
 
 
 def test_shingle_hashes_match_reference(paragraphs):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from corpusclean.extractors.text import markdown_to_text, parse_text
@@ -73,7 +74,14 @@ def test_broken_paragraph_rules():
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab \t\n.,")) | st.characters(max_codepoint=127), max_size=40))
 def test_word_count_fast_path_counts_like_split(text):
-    assert word_count(text) == len(text.split())
+    has_letter_or_digit = any(c.isalnum() for c in text)
+    assert word_count(text) == (len(text.split()) if has_letter_or_digit else 0)
+
+
+@pytest.mark.parametrize("separator", ["* * *", "• • •", "- - -", "___", "~ ~ ~ ~"])
+def test_a_line_without_letters_or_digits_has_no_words(separator):
+    # such lines are separators: with words they were linked across the corpus as exact duplicates
+    assert word_count(separator) == 0
 
 
 def test_word_count_handles_scripts_without_spaces():

@@ -8,7 +8,7 @@ them equal on arbitrary Unicode):
 * a shingle is ``n`` consecutive tokens joined by one space; a text with ``1 <= k < n`` tokens
   yields the single shingle of all its tokens, a text without tokens yields none;
 * a text in a script written without spaces -- fewer than one whitespace character per 20
-  characters and longer than ``n`` characters, e.g. Chinese or Japanese -- uses character
+  characters, longer than ``n`` characters, and mostly non-ASCII, e.g. Chinese or Japanese -- uses character
   n-grams of its non-whitespace characters instead (all of them, punctuation included, since a
   CJK "word" boundary is not marked); with ``k < n`` such characters, one shingle of all of them.
 
@@ -68,8 +68,11 @@ def tokenize(text: str) -> list[str]:
 
 
 def _uses_char_ngrams(folded: str, n: int) -> bool:
-    # "Fewer than one space per 20 characters" without division: spaces * 20 < len.
-    return len(folded) > n and len(_SPACE.findall(folded)) * 20 < len(folded)
+    # "Fewer than one space per 20 characters" without division: spaces * 20 < len; and mostly
+    # non-ASCII, so a Latin line of long handles ("Follow @politicaltickerFollow @DanaBashCNN") keeps
+    # word shingles: as characters it shared 17 of 26 shingles with every other such line.
+    wide = sum(1 for char in folded if ord(char) >= 0x80)
+    return len(folded) > n and len(_SPACE.findall(folded)) * 20 < len(folded) and wide * 2 > len(folded)
 
 
 def shingles(text: str, n: int = 5) -> list[str]:
@@ -264,17 +267,20 @@ def _shingle_kernel(buf, text_offsets, n, classes):
         # Pass 1: count characters and whitespace to pick word or character shingles.
         n_chars = 0
         n_spaces = 0
+        n_wide = 0
         for p in range(lo, hi):
             byte = buf[p]
             if (byte & 0xC0) != 0x80:
                 n_chars += 1
+                if byte >= 0x80:
+                    n_wide += 1
                 if byte == 0x20:
                     n_spaces += 1
                 elif byte >= 0x80 or byte < 0x21:
                     cp = _decode(buf, p)
                     if classes[cp] & 2:
                         n_spaces += 1
-        char_mode = n_chars > n and n_spaces * 20 < n_chars
+        char_mode = n_chars > n and n_spaces * 20 < n_chars and n_wide * 2 > n_chars
         # Pass 2: units (tokens or non-space characters) copied into scratch.
         n_units = 0
         w = 0

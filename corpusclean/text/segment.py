@@ -25,6 +25,9 @@ from .normalize import normalize, single_spaced_ascii
 # ideograph or kana counts as one (a Chinese word averages about 1.5 characters).
 _SPACELESS_SCRIPT = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
 _WORD = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]|[^\s\p{Han}\p{Hiragana}\p{Katakana}]+")
+# A line without one letter or digit ("* * *", "• • •", "---") has no words: it is a separator, and
+# counting its symbols as words made it a paragraph phase B linked as an exact duplicate.
+_LETTER_OR_DIGIT = regex.compile(r"[\p{L}\p{N}]")
 
 # A paragraph that ends in one of these is finished (straight quotes: text is already normalized).
 _TERMINAL = frozenset(".!?:;\"')]}…>|*")
@@ -49,11 +52,13 @@ def split_units(text: str) -> list[Unit]:
 
 
 def word_count(text: str) -> int:
-    """Words in ``text``; ideographs and kana count one each.
+    """Words in ``text``; ideographs and kana count one each; none in a line without a letter or digit.
 
-    >>> word_count("Three small words"), word_count("東京に行く")
-    (3, 5)
+    >>> word_count("Three small words"), word_count("東京に行く"), word_count("* * *")
+    (3, 5, 0)
     """
+    if not _LETTER_OR_DIGIT.search(text):
+        return 0
     if single_spaced_ascii(text):
         return text.count(" ") + 1 if text else 0
     if text.isascii() or not _SPACELESS_SCRIPT.search(text):  # the common case, 6x faster than the regex
