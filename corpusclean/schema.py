@@ -47,9 +47,25 @@ REMOVED: dict[str, pl.DataType] = {
     "char_end": pl.Int32, "text": pl.String, "reason": pl.String, "stage": pl.String, "outlet": pl.String,
 }
 
+# Removed spans as phase B writes them: a ``template`` removal keeps its evidence (pages holding the
+# passage, distinct contexts around it, outlets printing it; see :mod:`corpusclean.dedup.templates`),
+# null for rule removals.
+TEMPLATE_EVIDENCE: dict[str, pl.DataType] = {
+    "evidence_docs": pl.Int32, "evidence_contexts": pl.Int32, "evidence_outlets": pl.Int32,
+}
+FINAL_REMOVED: dict[str, pl.DataType] = {**REMOVED, **TEMPLATE_EVIDENCE}
+
 LINKS: dict[str, pl.DataType] = {
     "left_id": pl.String, "right_id": pl.String, "left_doc_id": pl.String, "right_doc_id": pl.String,
     "kind": pl.String, "jaccard": pl.Float64, "containment_left": pl.Float64, "containment_right": pl.Float64,
+}
+
+# Links as the final write stores them: a ``contained`` link gets the character span of the shared
+# passage in each paragraph's ``text`` (end exclusive; :mod:`corpusclean.dedup.spans`), null for
+# ``exact`` and ``near`` links, whose whole paragraphs are the passage. Kept apart from ``LINKS``,
+# which phase B casts its link frames to before the text is read.
+FINAL_LINKS: dict[str, pl.DataType] = {
+    **LINKS, "left_start": pl.Int32, "left_end": pl.Int32, "right_start": pl.Int32, "right_end": pl.Int32,
 }
 
 ERRORS: dict[str, pl.DataType] = {

@@ -33,13 +33,13 @@ import polars as pl
 
 from ..extractors.outlet import slug
 from ..schema import CLUSTER_COLUMNS, LINKS
-from .clusters import assign_clusters
-from .containment import count_shared, verify_pairs
+from .clusters import assign_clusters, components
+from .containment import count_shared, least_shared, prefix_candidates, reduce_postings, verify_pairs
 from .exact import CANONICAL_ORDER, exact_links
 from .fingerprints import band_columns, list_to_arrays
 from .lsh import candidate_pairs
 from .minhash import jaccard_pairs
-from .templates import template_paragraphs
+from .templates import EVIDENCE, template_rows
 
 PARAGRAPH_SEPARATOR = "\n\n"
 META_COLUMNS = ["paragraph_id", "doc_id", "para_idx", "is_title", "n_words", "exact_hash", "source_path",
@@ -74,7 +74,7 @@ class Linked:
 
     meta: pl.DataFrame
     links: pl.DataFrame
-    templates: pl.DataFrame  # paragraph_id and row of new paragraphs removed as templates
+    templates: pl.DataFrame  # paragraph_id, row and evidence of new paragraphs removed as templates
     counts: dict[str, int]
     outlets: pl.DataFrame  # outlet -> _outlet: one spelling per outlet (see outlet_spellings)
     offsets: list[int] = field(default_factory=list)  # first global row of each part
@@ -146,15 +146,19 @@ def _measure(parts: list[Part], offsets: list[int], pairs: pl.DataFrame) -> pl.D
                               pl.Series("containment_rl", contain_rl), pl.Series("shared", shared))
 
 
-def _worth_linking(pairs: pl.DataFrame, meta: pl.DataFrame, exclude: np.ndarray | None = None) -> pl.DataFrame:
-    """Keep pairs of different documents, both long enough, at least one new, neither ``exclude``d."""
+def _worth_linking(pairs: pl.DataFrame, meta: pl.DataFrame, exclude: np.ndarray | None = None,
+                   same_document: bool = False) -> pl.DataFrame:
+    """Keep pairs of different documents (or any, with ``same_document``), both long enough, at least
+    one new, neither ``exclude``d."""
     if pairs.is_empty():
         return pairs
     left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     doc = meta["_doc"].to_numpy()
     eligible = meta["_eligible"].to_numpy()
     new = meta["is_new"].to_numpy()
-    keep = (doc[left] != doc[right]) & eligible[left] & eligible[right] & (new[left] | new[right])
+    keep = eligible[left] & eligible[right] & (new[left] | new[right])
+    if not same_document:
+        keep &= doc[left] != doc[right]
     if exclude is not None:
         keep &= ~(exclude[left] | exclude[right])
     return pairs.filter(pl.Series(keep))
@@ -163,7 +167,10 @@ def _worth_linking(pairs: pl.DataFrame, meta: pl.DataFrame, exclude: np.ndarray 
 def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
     """LSH candidates band by band (only buckets holding a new paragraph), verified by exact Jaccard.
 
-    Only representatives of exact-duplicate groups are banded (see :func:`link_corpus`).
+    Only representatives of exact-duplicate groups are banded (see :func:`link_corpus`). Pairs inside
+    one document are kept: they are no link, but they put a near twin in its cluster, and when a
+    representative's near copy stands in its own document, the copy is linked to the
+    representative's exact copies elsewhere (:func:`_through_copies`).
     """
     new_rows = pl.DataFrame({"row": meta.filter(pl.col("is_new"))["row"]})
     found = [pl.DataFrame(schema=PAIRS)]
@@ -177,9 +184,42 @@ def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup
             frame = frame.join(touched, on="band_hash")
         band_pairs = candidate_pairs(frame.collect(), max_bucket_size=dedup["max_bucket_size"])
         found = [pl.concat([*found, band_pairs]).unique()]  # pairs repeat across bands: keep one copy
-    candidates = _worth_linking(found[0], meta)
+    candidates = _worth_linking(found[0], meta, same_document=True)
     measured = _measure(parts, offsets, candidates)
     return measured.filter(pl.col("jaccard") >= dedup["near_threshold"])
+
+
+def _through_copies(near: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFrame:
+    """Cross-document pairs for near pairs inside one document, through the exact copies of either end.
+
+    A near pair (a, b) in one document, where a has exact copies in other documents, gives the pair
+    (first such copy of a, b): its measures are those of (a, b), since the copy's shingles are a's.
+    Without it, b (near a copy that another outlet printed) was linked to nothing: only one copy of
+    each exact group enters the near search.
+    """
+    doc = meta["_doc"].to_numpy()
+    same = near.filter(pl.Series(doc[near["left"].to_numpy()] == doc[near["right"].to_numpy()]))
+    if same.is_empty():
+        return near.clear()
+    copies = meta.filter(pl.col("_eligible")).select("row", "exact_hash", "_doc", *RANK)
+    # each end, seen from the other: (end, other end, containment of end in other, the reverse)
+    ends = pl.concat([
+        same.select(pl.col("left").alias("_end"), pl.col("right").alias("_other"), "jaccard", "shared",
+                    pl.col("containment_lr").alias("_c_end"), pl.col("containment_rl").alias("_c_other")),
+        same.select(pl.col("right").alias("_end"), pl.col("left").alias("_other"), "jaccard", "shared",
+                    pl.col("containment_rl").alias("_c_end"), pl.col("containment_lr").alias("_c_other")),
+    ]).join(meta.select(pl.col("row").alias("_end"), "exact_hash", "_doc"), on="_end")
+    found = (ends.join(copies.rename({"row": "_copy", "_doc": "_copy_doc"}), on="exact_hash")
+             .filter(pl.col("_copy_doc") != pl.col("_doc"))
+             .sort(*RANK).group_by("_end", "_other", maintain_order=True).first())
+    swap = pl.col("_copy") > pl.col("_other")
+    return found.select(
+        pl.min_horizontal("_copy", "_other").cast(pl.UInt32).alias("left"),
+        pl.max_horizontal("_copy", "_other").cast(pl.UInt32).alias("right"), "jaccard",
+        pl.when(swap).then(pl.col("_c_other")).otherwise(pl.col("_c_end")).alias("containment_lr"),
+        pl.when(swap).then(pl.col("_c_end")).otherwise(pl.col("_c_other")).alias("containment_rl"),
+        "shared",
+    ).select(near.columns).cast(near.schema)
 
 
 def _exact_pairs(meta: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
@@ -194,14 +234,28 @@ def _exact_pairs(meta: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
 
 
 def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup: dict[str, Any],
-                     exclude: np.ndarray) -> pl.DataFrame:
-    """Shared-shingle candidates among representatives, one hash partition at a time, then verified."""
+                     exclude: np.ndarray, method: str = "prefix", stats: dict | None = None) -> pl.DataFrame:
+    """Shared-shingle candidates among representatives, one hash partition at a time, then verified.
+
+    ``method="prefix"`` (the default) finds the candidates by prefix filtering, ``"exhaustive"`` by
+    the full self-join (:func:`.containment.count_shared`, the reference); the verified pairs and
+    their measures are the same (:mod:`.containment`). ``stats`` receives the prefix stages' counts.
+    Memory (prefix): one hash partition of exploded rows at a time (8 bytes a row, plus 16 for the
+    rows whose hash may repeat), then the reduced postings of all partitions (hashes held by
+    2..``max_posting`` usable paragraphs: 4 bytes a row, 8 while the prefix index is built); no join
+    rows are materialized (:func:`.containment.prefix_candidates`).
+    """
+
     usable = meta.filter(~pl.Series(exclude) & pl.col("_eligible") & pl.col("_representative")).select(
         "row", "_doc", "is_new")
-    total = _scan_fingerprints(parts, offsets, ["shingles"]).select(pl.col("shingles").list.len().sum()).collect().item()
-    partitions = max(1, -(-int(total or 0) // dedup["partition_shingles"]))
     mod = dedup["containment_sample_mod"]
-    counts = []
+    lengths = _shingle_counts(parts, offsets, mod)
+    total = lengths["size"].sum()
+    partitions = max(1, -(-int(total or 0) // dedup["partition_shingles"]))
+    only_new = not bool(meta["is_new"].all())
+    counts, reduced = [], []
+    frequent = np.zeros(meta.height, dtype=np.int64)
+    new = meta["is_new"].to_numpy() if only_new else None
     for partition in range(partitions):
         hashes = (_scan_fingerprints(parts, offsets, ["shingles"]).join(usable.lazy(), on="row")
                   .explode("shingles").rename({"shingles": "hash"}).drop_nulls("hash"))
@@ -209,13 +263,51 @@ def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, 
             hashes = hashes.filter(pl.col("hash") % mod == 0)
         if partitions > 1:
             hashes = hashes.filter((pl.col("hash") // mod) % partitions == partition)
-        counts.append(count_shared(hashes, dedup["max_posting"], only_new=not bool(meta["is_new"].all())))
-    shared = (pl.concat(counts).group_by("left", "right").agg(pl.col("shared").sum())
-              if counts else pl.DataFrame(schema={**PAIRS, "shared": pl.UInt32}))
-    least = max(1, int(dedup["min_shared_shingles"] / mod * 0.5))
-    candidates = _worth_linking(shared.filter(pl.col("shared") >= least).select("left", "right"), meta, exclude)
+        if method == "exhaustive":
+            counts.append(count_shared(hashes, dedup["max_posting"], only_new=only_new))
+        else:
+            postings = hashes.select("row", "hash").collect()
+            row, hash_ = postings["row"].to_numpy(), postings["hash"].to_numpy()
+            del postings
+            reduced.append(reduce_postings(row, hash_, dedup["max_posting"], frequent, new=new))
+            del row, hash_
+    least = least_shared(dedup["min_shared_shingles"], mod)
+    if method == "exhaustive":
+        shared = (pl.concat(counts).group_by("left", "right").agg(pl.col("shared").sum())
+                  if counts else pl.DataFrame(schema={**PAIRS, "shared": pl.UInt32}))
+        pairs = shared.filter(pl.col("shared") >= least).select("left", "right")
+    elif method == "prefix":
+        rows = _containment_rows(usable, lengths, frequent)
+        pairs = prefix_candidates(reduced, rows, least=least, min_shared=dedup["min_shared_shingles"],
+                                  min_containment=dedup["min_containment"], only_new=only_new,
+                                  stats=stats).select("left", "right")
+        del reduced, frequent, rows
+    else:
+        raise ValueError(f"method must be 'prefix' or 'exhaustive', got {method!r}")
+    candidates = _worth_linking(pairs, meta, exclude)
+    if stats is not None:
+        stats["candidates"] = candidates.height
     measured = _measure(parts, offsets, candidates)
     return verify_pairs(measured, dedup["min_containment"], dedup["min_shared_shingles"])
+
+
+def _shingle_counts(parts: list[Part], offsets: list[int], mod: int) -> pl.DataFrame:
+    """Per global row: ``size`` (shingles) and ``sampled`` (those ``≡ 0 mod mod``)."""
+    shingles = pl.col("shingles")
+    sampled = shingles.list.len() if mod == 1 else shingles.list.eval((pl.element() % mod == 0).sum()).list.first()
+    return _scan_fingerprints(parts, offsets, ["shingles"]).select(
+        "row", shingles.list.len().fill_null(0).cast(pl.Int64).alias("size"),
+        sampled.fill_null(0).cast(pl.Int64).alias("sampled")).collect()
+
+
+def _containment_rows(usable: pl.DataFrame, lengths: pl.DataFrame, frequent: np.ndarray) -> pl.DataFrame:
+    """The per-paragraph columns of :func:`.containment.prefix_candidates`: ``size`` and ``slack``
+    (unsampled hashes plus ``frequent``, the hashes held by more than ``max_posting`` paragraphs)."""
+    rows = usable.join(lengths, on="row", how="left", maintain_order="left")
+    size = rows["size"].fill_null(0).to_numpy()
+    slack = size - rows["sampled"].fill_null(0).to_numpy() + frequent[rows["row"].to_numpy()]
+    return pl.DataFrame({"row": rows["row"].cast(pl.UInt32), "_doc": rows["_doc"].cast(pl.UInt32),
+                         "is_new": rows["is_new"], "size": size.astype(np.int64), "slack": slack.astype(np.int64)})
 
 
 def _to_links(pairs: pl.DataFrame, meta: pl.DataFrame, near_threshold: float) -> pl.DataFrame:
@@ -252,7 +344,7 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     if meta.is_empty():
         empty = pl.DataFrame(schema={**{c: pl.String for c in META_COLUMNS}, **CLUSTER_COLUMNS, **EARLIER_COLUMN})
         return Linked(empty.with_columns(pl.lit(None, dtype=pl.UInt32).alias("row")), pl.DataFrame(schema=LINKS),
-                      pl.DataFrame(schema={"paragraph_id": pl.String, "row": pl.UInt32}), {},
+                      pl.DataFrame(schema={"paragraph_id": pl.String, "row": pl.UInt32, **EVIDENCE}), {},
                       pl.DataFrame(schema={"outlet": pl.String, "_outlet": pl.String}), [0] * len(parts))
     outlets = outlet_spellings(meta)
     # row i of meta must stay global row i: the steps below index numpy arrays by row
@@ -273,11 +365,14 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     exact = _exact_pairs(meta, dedup)
     step("near")
     near = _near_pairs(parts, offsets, meta, dedup)
-    similar = pl.concat([exact, near]).unique(["left", "right"], keep="first")
+    similar = pl.concat([exact, near, _through_copies(near, meta)]).unique(["left", "right"], keep="first")
     del exact  # near is kept for its count
 
     step("templates")
-    is_template = _templates(meta, similar, dedup) | earlier_templates
+    templates = _templates(meta, near, dedup)
+    is_template = np.zeros(meta.height, dtype=bool)
+    is_template[templates["row"].to_numpy()] = True
+    is_template |= earlier_templates
 
     step("contained")
     contained = _contained_pairs(parts, offsets, meta, dedup, is_template)
@@ -288,13 +383,21 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
 
     step("clusters")
     counts = {"candidates_near": near.height, "candidates_contained": contained.height}
-    new_templates = meta.filter(pl.Series(is_template) & pl.col("is_new")).select("paragraph_id", "row")
+    new_templates = (meta.select("row", "paragraph_id", "is_new").join(templates, on="row")
+                     .filter(pl.col("is_new")).select("paragraph_id", "row", *EVIDENCE))
     earlier = _earlier_ids(links, meta)
-    kept = meta.filter(~pl.Series(is_template)).select("row", "paragraph_id", "doc_id", "outlet", "is_new", *RANK)
+    kept = meta.select("row", "paragraph_id", "doc_id", "outlet", "is_new", "exact_hash", *RANK,
+                       (pl.col("_eligible") & ~pl.Series(is_template)).alias("_linkable"))
+    near_kept = _worth_linking(near, meta, is_template, same_document=True)
     # The cluster step and the final write come next; what is not named above is not needed again.
-    del meta, near, contained, similar, kept_similar, pairs
-    clustered = assign_clusters(kept, links, order=RANK)
-    del kept
+    del meta, contained, similar, kept_similar, pairs, templates
+
+    def measure(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        rows = pl.DataFrame({"left": left, "right": right}, schema=PAIRS)
+        return _measure(parts, offsets, rows)["jaccard"].to_numpy()
+
+    clustered = assign_clusters(kept, near_kept, measure, threshold=dedup["near_threshold"])
+    del kept, near, near_kept
     if earlier.is_empty():  # no --against, or nothing repeats it: no join over every paragraph
         clustered = clustered.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("earlier_ids"))
     else:
@@ -312,18 +415,26 @@ def _by_row(frame: pl.DataFrame) -> pl.DataFrame:
     return frame if frame["row"].is_sorted() else frame.sort("row")
 
 
-def _templates(meta: pl.DataFrame, similar: pl.DataFrame, dedup: dict[str, Any]) -> np.ndarray:
-    """Which ``meta`` rows are a template, judged on the exact and near pairs ``similar``.
+def _templates(meta: pl.DataFrame, near: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
+    """The ``meta`` rows that are templates, with their evidence (see :mod:`.templates`).
 
-    A function of its own so that its string-keyed frames are freed before the contained step,
-    the peak of phase B's memory.
+    Passage groups are components of equal exact hashes (short lines included) and ``near`` links.
+    A function of its own so that its frames are freed before the contained step, the peak of
+    phase B's memory.
     """
-    similar_links = _to_links(similar, meta, dedup["near_threshold"])
+    has_words = pl.col("n_words") > 0
+    first_copy = meta.filter(has_words).select(
+        "row", pl.col("row").sort_by("_rank").first().over("exact_hash").alias("_first"))
+    left = np.concatenate([first_copy["row"].to_numpy(), near["left"].to_numpy()])
+    right = np.concatenate([first_copy["_first"].to_numpy(), near["right"].to_numpy()])
+    groups = components(meta.height, left, right)
     # a page crawled several times is one page: count pages by their content, not their ids
     page_keys = meta.group_by("_doc").agg(pl.col("exact_hash").sort_by("para_idx").hash().alias("_page"))
-    candidates = meta.filter(~pl.col("is_title")).select("paragraph_id", "_doc", "outlet").join(page_keys, on="_doc")
-    template_ids = template_paragraphs(candidates, similar_links, dedup["template_min_docs"], page_column="_page")
-    return meta["paragraph_id"].is_in(template_ids).to_numpy()
+    judged = meta.select("row", "_doc", "para_idx", "is_title", "n_words", "outlet",
+                         pl.Series("_group", groups)).join(page_keys, on="_doc")
+    return template_rows(judged, min_docs=dedup["template_min_docs"],
+                         min_context_share=dedup["template_min_context_share"],
+                         min_docs_per_outlet=dedup["template_min_docs_per_outlet"])
 
 
 def outlet_spellings(meta: pl.DataFrame) -> pl.DataFrame:
@@ -381,11 +492,13 @@ def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked, part: int) -
     tables = {name: respell(table) if "outlet" in table.columns else table for name, table in tables.items()}
     paragraphs = tables["paragraphs"]
     is_template = linked.is_template(paragraphs["paragraph_id"], part)
-    template_rows = paragraphs.filter(is_template).select(
+    evidence = linked.part_rows(linked.templates, part).select("paragraph_id", *EVIDENCE)
+    template_rows = paragraphs.filter(is_template).join(evidence, on="paragraph_id", how="left").select(
         "doc_id", "source_path", pl.col("source_units").list.first().cast(pl.Int32).alias("unit_idx"),
         pl.lit(0, dtype=pl.Int32).alias("char_start"), pl.col("text").str.len_chars().cast(pl.Int32).alias("char_end"),
-        "text", pl.lit("template").alias("reason"), pl.lit("template").alias("stage"), "outlet")
-    removed = pl.concat([tables["removed"], template_rows.cast(tables["removed"].schema)]).sort(
+        "text", pl.lit("template").alias("reason"), pl.lit("template").alias("stage"), "outlet", *EVIDENCE)
+    rule_rows = tables["removed"].with_columns(*(pl.lit(None, dtype=t).alias(c) for c, t in EVIDENCE.items()))
+    removed = pl.concat([rule_rows, template_rows.cast(rule_rows.schema)]).sort(
         "source_path", "doc_id", "unit_idx", "char_start", "reason", nulls_last=False)
     cluster_columns = linked.part_rows(linked.meta, part).select("paragraph_id", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
     kept = paragraphs.filter(~is_template).join(cluster_columns, on="paragraph_id", how="left")
