@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from corpusclean.errors import UsageError
-from corpusclean.views.inspect import inspect_cluster, inspect_document, inspect_outlet
+from corpusclean.views.inspect import PASSAGE_CHARS, _passage, inspect_cluster, inspect_document, inspect_outlet
 from tests.conftest import corpusclean
 
 WIRE_VOTE = "c14835061c1b90a6"     # raw/northwind-wire/portsmere-tidal-barrier-vote.txt
@@ -46,6 +46,71 @@ def test_inspect_document(raw_out, tables):
         assert f"{link['containment_left']:.3f}" in line and f"{link['containment_right']:.3f}" in line
 
 
+def _contained_links(tables) -> list[dict]:
+    texts = dict(tables["paragraphs"].select("paragraph_id", "text").iter_rows())
+    links = tables["links"].filter(pl.col("kind") == "contained").to_dicts()
+    for link in links:
+        link["left_text"], link["right_text"] = texts[link["left_id"]], texts[link["right_id"]]
+    return links
+
+
+def test_inspect_document_shows_the_shared_passage_of_each_contained_link(raw_out, tables):
+    for doc_id, side in ((WIRE_VOTE, "left"), ("62ba8a6f4d618286", "right")):
+        completed = inspect_cli("inspect", str(raw_out), "--doc", doc_id)
+        assert completed.returncode == 0, completed.stderr
+        lines = completed.stdout.splitlines()
+        mine = [link for link in _contained_links(tables) if link[f"{side}_doc_id"] == doc_id]
+        assert mine and f"shared passages of contained links ({len(mine)})" in completed.stdout
+        for link in mine:
+            other = "right" if side == "left" else "left"
+            start, end = link[f"{side}_start"], link[f"{side}_end"]
+            # the passage as it reads in this document's paragraph, on the row of the link's two paragraphs
+            row = next(line for line in lines if line.count(link[f"{side}_id"]) and link[f"{other}_id"] in line
+                       and "“" in line)
+            assert _passage(link[f"{side}_text"], start, end) in row
+            assert f"{start}-{end} of {len(link[f'{side}_text'])}" in row
+
+
+def test_passages_are_cut_in_the_middle_between_words():
+    text = "intro " + " ".join(f"word{i}" for i in range(60)) + " outro"
+    start, end = len("intro "), len(text) - len(" outro")
+    shown = _passage(text, start, end)
+    assert shown.startswith("“word0 word1 ") and shown.endswith(" word58 word59”") and " … " in shown
+    assert len(shown) <= PASSAGE_CHARS + 2 and all(piece.startswith("word") for piece in shown[1:-1].replace(" … ", " ").split())
+    assert _passage("a short quote here", 2, 13) == "“short quote”"
+
+
+def test_inspect_cluster_shows_the_passages_of_its_members_contained_links(tmp_path):
+    # a passage reprinted whole by one outlet (a cluster) and quoted inside a longer paragraph by another
+    passage = ("The harbour board voted on Tuesday to close the north quay to heavy lorries from the first of "
+               "March until the sea wall repairs are finished and inspected by the engineers")
+    pages = {
+        "wire/a.txt": f"Quay closed to lorries\n\n{passage}.\n\nThe board meets again next month to review the plan.\n",
+        "daily/b.txt": f"Board shuts north quay\n\n{passage}.\n\nTraders said they had not been consulted at all.\n",
+        "weekly/c.txt": (f"Quay column\n\nAt the meeting the chair said that {passage.lower()}, and then she left "
+                         "the room without taking any questions from the traders who had come.\n"),
+    }
+    for name, text in pages.items():
+        (tmp_path / "crawl" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "crawl" / name).write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert corpusclean("run", str(tmp_path / "crawl"), "-o", str(out), "--quiet").returncode == 0
+    tables = {name: pl.read_parquet(out / f"{name}.parquet") for name in ("paragraphs", "links")}
+    members = dict(tables["paragraphs"].filter(pl.col("cluster_id").is_not_null())
+                   .select("paragraph_id", "cluster_id").iter_rows())
+    touching = [(link, side) for link in _contained_links(tables) for side in ("left", "right")
+                if link[f"{side}_id"] in members]
+    assert touching, "the quote is linked to a member of the reprint's cluster"
+    link, side = touching[0]
+    cluster_id = members[link[f"{side}_id"]]
+    completed = inspect_cli("inspect", str(out), "--cluster", cluster_id)
+    assert completed.returncode == 0, completed.stderr
+    assert "shared passages of contained links" in completed.stdout
+    if link["left_id"] in members and members[link["left_id"]] == cluster_id:
+        side = "left"  # both ends in the cluster: the passage as the left one reads
+    assert _passage(link[f"{side}_text"], link[f"{side}_start"], link[f"{side}_end"]) in completed.stdout
+
+
 def test_inspect_document_by_prefix_and_struck_style(raw_out):
     console = Console(record=True, width=200, force_terminal=True, color_system="standard")
     inspect_document(raw_out, WIRE_VOTE[:6], console)
@@ -57,19 +122,26 @@ def test_inspect_document_by_prefix_and_struck_style(raw_out):
 
 def test_inspect_cluster(raw_out, tables):
     paragraphs = tables["paragraphs"]
-    lantern = paragraphs.filter(pl.col("doc_id") == "62ba8a6f4d618286", pl.col("cluster_id").is_not_null()).row(0, named=True)
-    completed = inspect_cli("inspect", str(raw_out), "--cluster", lantern["cluster_id"])
+    tribune = paragraphs.filter(pl.col("doc_id") == "07999b59fccf52a1", pl.col("cluster_id").is_not_null()).row(0, named=True)
+    completed = inspect_cli("inspect", str(raw_out), "--cluster", tribune["cluster_id"])
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout
-    members = paragraphs.filter(pl.col("cluster_id") == lantern["cluster_id"])
+    members = paragraphs.filter(pl.col("cluster_id") == tribune["cluster_id"])
     canonical = members.filter(pl.col("is_canonical")).row(0, named=True)
-    assert f"cluster {lantern['cluster_id']}: {members.height} paragraphs in 2 outlet(s)" in out
+    assert f"cluster {tribune['cluster_id']}: {members.height} paragraphs in 2 outlet(s)" in out
     assert canonical["text"][:100] in out
     for member in members.iter_rows(named=True):
         assert member["paragraph_id"] in out and member["outlet"] in out and member["date"] in out
-    link = tables["links"].filter(pl.col("right_id") == lantern["paragraph_id"]).row(0, named=True)
+    link = tables["links"].filter(pl.col("right_id") == tribune["paragraph_id"]).row(0, named=True)
     line = next(line for line in out.splitlines() if line.count("-00") == 2 and link["left_id"] in line)
-    assert "contained" in line and f"{link['jaccard']:.3f}" in line and f"{link['containment_left']:.3f}" in line
+    assert "exact" in line and f"{link['jaccard']:.3f}" in line and f"{link['containment_left']:.3f}" in line
+
+
+def test_a_quote_is_no_member_of_its_sources_cluster(tables):
+    # the Lantern quotes the wire's mayor inside a longer paragraph: a contained link, no cluster
+    lantern = tables["paragraphs"].filter(pl.col("paragraph_id") == "62ba8a6f4d618286-0002").row(0, named=True)
+    assert lantern["cluster_id"] is None and lantern["cluster_size"] == 1
+    assert tables["links"].filter(pl.col("right_id") == lantern["paragraph_id"])["kind"].to_list() == ["contained"]
 
 
 def test_inspect_outlet(raw_out, tables):

@@ -65,14 +65,21 @@ def test_heatmap_and_flows_follow_canonical_dates(report, tables):
     paragraphs = tables["paragraphs"]
     canonical = paragraphs.filter(pl.col("is_canonical") & pl.col("cluster_id").is_not_null()).select(
         pl.col("paragraph_id").alias("canonical_id"), pl.col("outlet").alias("source"))
-    expected = (paragraphs.filter(pl.col("cluster_id").is_not_null() & ~pl.col("is_canonical"))
-                .join(canonical, on="canonical_id").group_by("source", "outlet").len())
+    copies = (paragraphs.filter(pl.col("cluster_id").is_not_null() & ~pl.col("is_canonical"))
+              .join(canonical, on="canonical_id").select("source", "outlet"))
+    outlets = paragraphs.select("paragraph_id", "outlet")
+    quotes = (tables["links"].filter(pl.col("kind") == "contained")
+              .join(outlets.rename({"paragraph_id": "left_id", "outlet": "source"}), on="left_id")
+              .join(outlets.rename({"paragraph_id": "right_id"}), on="right_id").select("source", "outlet"))
+    expected = pl.concat([copies, quotes]).group_by("source", "outlet").len()
     expected = {(s, r): n for s, r, n in expected.iter_rows()}
     shown = {(html.unescape(s), html.unescape(r)): int(n) for s, r, n in re.findall(
         r'<tr data-source="([^"]*)" data-reprint="([^"]*)">.*?<td class="num">([\d,]+)</td></tr>', reuse)}
     assert shown == expected
-    # the sample: the wire is copied by the Tribune (five paragraphs) and quoted by the Lantern (one)
+    # the sample: the wire is copied by the Tribune (three paragraphs verbatim, two rewrapped) and
+    # quoted by the Lantern (one)
     assert expected == {("Northwind Wire", "Harbor Tribune"): 5, ("Northwind Wire", "The Lantern"): 1}
+    assert copies.height == 3 and quotes.height == 3
     # every outlet in a pair is a heatmap label; the heatmap is 3 outlets wide
     assert 'data-outlets="3"' in reuse
     for outlet in {"Northwind Wire", "Harbor Tribune", "The Lantern"}:
@@ -84,8 +91,8 @@ def test_largest_clusters_show_canonical_text_outlets_and_dates(report, tables):
     clusters = section(page, "clusters")
     paragraphs = tables["paragraphs"]
     canonical = paragraphs.filter(pl.col("is_canonical") & pl.col("cluster_id").is_not_null())
-    assert canonical.height == 6
-    assert "All 6 clusters" in clusters
+    assert canonical.height == 3  # the wire's three paragraphs the Tribune reprints verbatim
+    assert "All 3 clusters" in clusters
     for row in canonical.iter_rows(named=True):
         article = clusters[clusters.index(f'id="cluster-{row["cluster_id"]}"'):]
         article = article[:article.index("</article>")]
@@ -93,10 +100,65 @@ def test_largest_clusters_show_canonical_text_outlets_and_dates(report, tables):
         members = paragraphs.filter(pl.col("cluster_id") == row["cluster_id"])
         for member in members.iter_rows(named=True):
             assert f"<td>{html.escape(member['outlet'])}</td><td>{member['date']}</td>" in article
-    # a contained member shows its own text and link numbers
-    lantern = paragraphs.filter(pl.col("paragraph_id") == "62ba8a6f4d618286-0002").row(0, named=True)
-    assert html.escape(lantern["text"][:200]) in clusters
-    assert "<td>contained</td>" in clusters and "0.230" in clusters
+    # each member's link to the canonical copy is shown with its kind and numbers
+    assert "<td>exact</td>" in clusters and "1.000" in clusters
+
+
+def _marks(fragment: str) -> list[str]:
+    """The highlighted texts of an HTML fragment, unescaped, in order."""
+    return [html.unescape(text) for text in re.findall(r"<mark[^>]*>(.*?)</mark>", fragment, flags=re.S)]
+
+
+def _contained_links(tables) -> list[dict]:
+    links = tables["links"].filter(pl.col("kind") == "contained").to_dicts()
+    texts = dict(tables["paragraphs"].select("paragraph_id", "text").iter_rows())
+    for link in links:
+        link["left_passage"] = texts[link["left_id"]][link["left_start"]:link["left_end"]]
+        link["right_passage"] = texts[link["right_id"]][link["right_start"]:link["right_end"]]
+    return links
+
+
+def test_quotes_highlight_the_shared_passage_in_both_paragraphs(report, tables):
+    _, page, _ = report
+    quotes = section(page, "quotes")
+    links = _contained_links(tables)
+    assert len(links) == 3 and f"All {len(links)} contained links" in quotes
+    assert '<a href="#quotes">Quotes</a>' in page
+    for link in links:
+        article = quotes[quotes.index(f'data-left="{link["left_id"]}" data-right="{link["right_id"]}"'):]
+        article = article[:article.index("</article>")]
+        # the passage, and only the passage, is highlighted: once in each paragraph
+        assert _marks(article) == [link["left_passage"], link["right_passage"]]
+        assert re.sub(r"</?mark>", "", article).count(html.escape(link["left_passage"])) >= 1
+    # the sample's quote: the mayor's words, the same in the wire's story and in the Lantern's column
+    lantern = next(link for link in links if link["right_id"] == "62ba8a6f4d618286-0002")
+    assert lantern["left_passage"] == lantern["right_passage"] == (
+        "Every family on Quay Street has a story about the water coming through the door, and tonight we "
+        "decided that those stories end here")
+
+
+def test_documents_highlight_the_passages_of_contained_links(report, tables):
+    _, page, _ = report
+    documents = section(page, "documents")
+    for link in _contained_links(tables):
+        for side in ("left", "right"):
+            paragraph = documents[documents.index(f'id="p-{link[f"{side}_id"]}"'):]
+            paragraph = paragraph[:paragraph.index("</p>")]
+            # one contained link per paragraph in the sample; removed spans may split the passage
+            assert "".join(_marks(paragraph)) == link[f"{side}_passage"]
+            other = link["right_id" if side == "left" else "left_id"]
+            assert re.search(rf'<mark title="shared with [^"]*\({other}\)">', paragraph)
+
+
+def test_a_run_without_span_columns_still_renders(raw_out, tmp_path):
+    out = tmp_path / "old"
+    shutil.copytree(raw_out, out, ignore=shutil.ignore_patterns("_work"))
+    links = pl.read_parquet(out / "links.parquet").select(list(LINKS))
+    links.write_parquet(out / "links.parquet")
+    page = render_report(out, out / "report.html").read_text("utf-8")
+    quotes = section(page, "quotes")
+    assert quotes.count('<article class="quote"') == links.filter(pl.col("kind") == "contained").height
+    assert _marks(page) == ["highlighted", "highlighted"]  # the two legends, no passage
 
 
 def test_removals_by_rule_and_outlet_match_group_by(report, tables):
@@ -158,7 +220,7 @@ def test_caps_are_stated(raw_out, tmp_path):
     path = render_report(raw_out, tmp_path / "capped.html", max_documents=3, max_clusters=2, max_outlets=2)
     page = path.read_text("utf-8")
     assert "Showing 3 of 10 documents" in page
-    assert "Showing 2 of 6 clusters" in page
+    assert "Showing 2 of 3 clusters" in page
     assert "Showing 2 of 3 outlets that share paragraphs" in page
     assert 'data-outlets="2"' in page
     assert len(re.findall(r'<article class="doc"', page)) == 3

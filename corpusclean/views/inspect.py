@@ -2,9 +2,11 @@
 
 * :func:`inspect_document`: the document in source order, removed spans struck through and dimmed
   with their rule (``~~like this~~ [rule]``, readable without colour too), reused paragraphs marked with
-  their cluster, then every link from its paragraphs with kind, Jaccard and both containments.
+  their cluster, then every link from its paragraphs with kind, Jaccard and both containments, and
+  the shared passage of each ``contained`` link as it reads in this document.
 * :func:`inspect_cluster`: the canonical text, the members (outlet, date, document, link to the
-  canonical copy) and the links among them.
+  canonical copy), the links among them, and the shared passage of each ``contained`` link of a
+  member as it reads in the member.
 * :func:`inspect_outlet`: counts, removals by rule, who it reprints and who reprints it, its largest
   clusters and its documents.
 
@@ -28,6 +30,7 @@ from .report import (NO_OUTLET, Block, RunOutput, cluster_members, clustered_par
 
 MAX_LISTED = 25         # rows of the longer lists (documents of an outlet, members of a cluster, links)
 MIN_PREFIX = 4
+PASSAGE_CHARS = 90      # a shared passage longer than this shows its beginning … and its end
 
 
 def _resolve(run: RunOutput, table: str, column: str, given: str, what: str) -> str:
@@ -60,6 +63,31 @@ def _table(title: str, headers: list[str], numeric: set[str] = frozenset()) -> T
 def _add_row(table: Table, *cells: Any) -> None:
     """Add a row of plain text: values from the corpus are never read as rich markup."""
     table.add_row(*(cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in cells))
+
+
+def _passage(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` in quotes, its middle cut out (between words) when it is longer than
+    ``PASSAGE_CHARS``: the passage's beginning and end are what says where it lies."""
+    passage = text[start:end]
+    if len(passage) > PASSAGE_CHARS:
+        head = PASSAGE_CHARS * 2 // 3
+        tail = PASSAGE_CHARS - head - 3
+        passage = passage[:head].rsplit(" ", 1)[0] + " … " + passage[-tail:].split(" ", 1)[-1]
+    return f"“{passage}”"
+
+
+def _print_passages(console: Console, title: str, rows: list[tuple[str, str, str, int, int]], where: str) -> None:
+    """A table of shared passages: ``rows`` of (paragraph, other paragraph, paragraph's text, start,
+    end), the passage cut from the text; nothing when there are none."""
+    if not rows:
+        return
+    table = _table(f"{title} ({len(rows)})", ["paragraph", "other paragraph", "characters", f"shared passage ({where})"],
+                   numeric={"characters"})
+    for mine, other, text, start, end in rows[:MAX_LISTED]:
+        _add_row(table, mine, other, f"{start}-{end} of {len(text)}", _passage(text, start, end))
+    console.print(table)
+    if len(rows) > MAX_LISTED:
+        console.print(f"… and {len(rows) - MAX_LISTED:,} more shared passages", style="dim")
 
 
 def _removed_text(text: str, rule: str) -> Text:
@@ -103,7 +131,8 @@ def inspect_document(out_dir: str | Path, doc_id: str, console: Console) -> None
     table = _table(f"links ({links.height})", ["paragraph", "kind", "jaccard", "contained (this in other)",
                    "contained (other in this)", "other paragraph", "outlet", "date"],
                    numeric={"jaccard", "contained (this in other)", "contained (other in this)"})
-    own = set(paragraphs["paragraph_id"].to_list())
+    own = dict(paragraphs.select("paragraph_id", "text").iter_rows())
+    passages = []
     for link in links.iter_rows(named=True):
         mine_left = link["left_id"] in own
         mine, other = (link["left_id"], link["right_id"]) if mine_left else (link["right_id"], link["left_id"])
@@ -112,7 +141,11 @@ def inspect_document(out_dir: str | Path, doc_id: str, console: Console) -> None
         info = where.get(other, {})
         _add_row(table, mine, link["kind"], _num(link["jaccard"]), _num(c_mine), _num(c_other), other,
                       info.get("outlet", ""), info.get("date") or "undated")
+        start, end = (link.get("left_start"), link.get("left_end")) if mine_left else (link.get("right_start"), link.get("right_end"))
+        if link["kind"] == "contained" and start is not None:
+            passages.append((mine, other, own[mine], start, end))
     console.print(table)
+    _print_passages(console, "shared passages of contained links", passages, "as it reads here")
 
 
 def _block_text(block: Block) -> Text:
@@ -176,6 +209,19 @@ def inspect_cluster(out_dir: str | Path, cluster_id: str, console: Console) -> N
     console.print(table)
     if links.height > MAX_LISTED:
         console.print(f"… and {links.height - MAX_LISTED:,} more links", style="dim")
+
+    # contained links with a member at one end (or both): among members, or to a quote's source
+    contained = (run.scan("links").filter((pl.col("kind") == "contained")
+                                          & (pl.col("left_id").is_in(ids) | pl.col("right_id").is_in(ids)))
+                 .sort("left_id", "right_id").collect())
+    texts = dict(members.select("paragraph_id", "text").iter_rows())
+    passages = []
+    for link in contained.iter_rows(named=True):
+        side, other = ("left", "right") if link["left_id"] in texts else ("right", "left")
+        start, end = link.get(f"{side}_start"), link.get(f"{side}_end")
+        if start is not None:
+            passages.append((link[f"{side}_id"], link[f"{other}_id"], texts[link[f"{side}_id"]], start, end))
+    _print_passages(console, "shared passages of contained links", passages, "as it reads in the member")
 
 
 def _resolve_outlet(run: RunOutput, name: str) -> str:

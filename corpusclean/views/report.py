@@ -6,14 +6,19 @@ figures drawn by matplotlib as inline SVG. No CDN, no external file. Sections:
 
 1. **Run summary**: counts and timings from ``manifest.json``.
 2. **Who reprints whom**: an outlet × outlet heatmap (``id="heatmap"``). Row = outlet of a cluster's
-   canonical copy (the earliest dated), column = outlet of a later copy; a cell counts cluster members
-   (non-canonical paragraphs) of that pair, so the diagonal is reuse within one outlet.
+   canonical copy (the earliest dated) or of a quote's source, column = outlet of a later copy or
+   quote; a cell counts cluster members (non-canonical paragraphs) and ``contained`` links of that
+   pair, so the diagonal is reuse within one outlet.
 3. **Largest clusters**: the canonical text, then every member's outlet, date, document and its link to
-   the canonical copy (kind, Jaccard, containment).
-4. **Removals** by rule (with a bar chart) and by outlet.
-5. **Errors** by reason, then the failed inputs themselves.
-6. **Documents**: each document's text in source order, removed spans struck through (``<del>``, the
-   rule in its title), reused paragraphs linked to their cluster (anchor links within the page).
+   the canonical copy (kind, Jaccard, containment; for a ``contained`` member, the shared passage
+   highlighted in its text and the canonical's).
+4. **Quotes**: ``contained`` links, longest shared passage first, both paragraphs with the passage
+   highlighted (``<mark>``) in each, from the span columns of ``links.parquet``.
+5. **Removals** by rule (with a bar chart) and by outlet.
+6. **Errors** by reason, then the failed inputs themselves.
+7. **Documents**: each document's text in source order, removed spans struck through (``<del>``, the
+   rule in its title), reused paragraphs linked to their cluster (anchor links within the page), the
+   passages of contained links highlighted (their title names the paragraph on the other end).
 
 A 100k-document run stays fast and small because every section is capped (``max_documents``,
 ``max_clusters``, ``max_outlets`` and the ``MAX_*`` constants below), and the page says what it left out
@@ -38,6 +43,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import polars as pl
 
+from ..dedup.spans import SPAN_COLUMNS
 from ..errors import UsageError
 
 TABLES = ("documents", "paragraphs", "removed", "links", "errors")
@@ -49,6 +55,8 @@ MAX_ERROR_ROWS = 100             # failed inputs listed one by one
 MAX_BLOCKS_PER_DOCUMENT = 120    # paragraphs + removed spans shown per document
 MAX_PAIRS = 30                   # rows of the "largest flows" table beside the heatmap
 MEMBER_TEXT_CHARS = 600          # a member's own text (when it differs from the canonical) is cut here
+MAX_QUOTES = 30                  # contained links shown with their shared passage
+MAX_MARK_TITLES = 3              # paragraphs named in the hover text of one highlighted passage
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -102,17 +110,23 @@ def clustered_paragraphs(run: RunOutput, *, with_text: bool = False) -> pl.LazyF
 
 
 def reuse_pairs(run: RunOutput) -> pl.DataFrame:
-    """Cluster members per (outlet of the canonical copy, outlet of the later copy), largest first.
+    """Reused paragraphs per (outlet of the source, outlet of the later copy or quote), largest first.
 
     Columns ``source_outlet``, ``reprint_outlet``, ``paragraphs``. Each non-canonical member of a cluster
-    counts once, against its cluster's canonical (earliest dated) paragraph.
+    counts once, against its cluster's canonical (earliest dated) paragraph; each ``contained`` link (a
+    quote, which joins no cluster) counts once, from its earlier end to its later one.
     """
     clustered = clustered_paragraphs(run)
     canonical = clustered.filter(pl.col("is_canonical")).select(
         pl.col("paragraph_id").alias("canonical_id"), pl.col("outlet").alias("source_outlet"))
-    return (clustered.filter(~pl.col("is_canonical"))
-            .join(canonical, on="canonical_id", how="inner")
-            .group_by("source_outlet", pl.col("outlet").alias("reprint_outlet"))
+    copies = (clustered.filter(~pl.col("is_canonical")).join(canonical, on="canonical_id", how="inner")
+              .select("source_outlet", pl.col("outlet").alias("reprint_outlet")))
+    outlets = run.scan("paragraphs").select("paragraph_id", outlet_name())
+    quotes = (run.scan("links").filter(pl.col("kind") == "contained").select("left_id", "right_id")
+              .join(outlets.rename({"paragraph_id": "left_id", "outlet": "source_outlet"}), on="left_id")
+              .join(outlets.rename({"paragraph_id": "right_id", "outlet": "reprint_outlet"}), on="right_id")
+              .select("source_outlet", "reprint_outlet"))
+    return (pl.concat([copies, quotes]).group_by("source_outlet", "reprint_outlet")
             .agg(pl.len().alias("paragraphs"))
             .sort(["paragraphs", "source_outlet", "reprint_outlet"], descending=[True, False, False])
             .collect())
@@ -152,8 +166,11 @@ def member_links(run: RunOutput, canonical_ids: Sequence[str]) -> pl.DataFrame:
     """The direct link of each member to its cluster's canonical paragraph.
 
     Columns ``canonical_id``, ``member_id``, ``kind``, ``jaccard``, ``containment_member`` (share of the
-    member's shingles found in the canonical copy) and ``containment_canonical`` (the other way round).
-    A member linked to its cluster only through other members has no row.
+    member's shingles found in the canonical copy) and ``containment_canonical`` (the other way round),
+    and where the shared passage of a ``contained`` link lies: ``member_start``/``member_end`` in the
+    member's text, ``canonical_start``/``canonical_end`` in the canonical's (null for other kinds and
+    for runs written before links had spans). A member linked to its cluster only through other
+    members has no row.
     """
     ids = pl.Series(list(canonical_ids), dtype=pl.String).implode()
     links = run.scan("links").filter(pl.col("left_id").is_in(ids) | pl.col("right_id").is_in(ids))
@@ -164,7 +181,78 @@ def member_links(run: RunOutput, canonical_ids: Sequence[str]) -> pl.DataFrame:
         "kind", "jaccard",
         pl.when(left_is_canonical).then("containment_right").otherwise("containment_left").alias("containment_member"),
         pl.when(left_is_canonical).then("containment_left").otherwise("containment_right").alias("containment_canonical"),
+        *passage_columns(links, ("canonical", "member"), first_is_left=left_is_canonical),
     ).unique(["canonical_id", "member_id"], keep="first").collect())
+
+
+
+
+def passage_columns(links: pl.LazyFrame, names: tuple[str, str] = ("left", "right"),
+                    first_is_left: pl.Expr | bool = True) -> list[pl.Expr]:
+    """``<names[0]>_start``, ``<names[0]>_end``, ``<names[1]>_start``, ``<names[1]>_end``: the passage
+    span of each link in its left paragraph's text and in its right one's, or the other way round
+    where ``first_is_left`` is false. Null columns for a run written before links had spans."""
+    if not set(SPAN_COLUMNS) <= set(links.collect_schema().names()):
+        return [pl.lit(None, dtype=pl.Int32).alias(f"{name}_{end}") for name in names for end in ("start", "end")]
+    return [pl.when(first_is_left).then(pl.col(f"{this}_{end}")).otherwise(pl.col(f"{that}_{end}"))
+            .alias(f"{name}_{end}")
+            for name, this, that in ((names[0], "left", "right"), (names[1], "right", "left"))
+            for end in ("start", "end")]
+
+
+def paragraph_passages(run: RunOutput, paragraph_ids: pl.Series) -> dict[str, list[tuple[int, int, str]]]:
+    """The shared passages of ``paragraph_ids`` that are an end of a ``contained`` link: per paragraph,
+    sorted and disjoint ``(start, end, title)`` in its text, overlapping passages merged into one and
+    ``title`` naming the paragraphs it is shared with. Empty for a run written before links had spans."""
+    links = run.scan("links")
+    if not set(SPAN_COLUMNS) <= set(links.collect_schema().names()):
+        return {}
+    ids = paragraph_ids.unique().implode()
+    contained = links.filter((pl.col("kind") == "contained") & pl.col("left_start").is_not_null()
+                             & (pl.col("left_id").is_in(ids) | pl.col("right_id").is_in(ids)))
+    sides = pl.concat([
+        contained.select(pl.col(f"{this}_id").alias("paragraph_id"), pl.col(f"{that}_id").alias("other"),
+                         pl.col(f"{this}_start").alias("start"), pl.col(f"{this}_end").alias("end"))
+        for this, that in (("left", "right"), ("right", "left"))
+    ]).filter(pl.col("paragraph_id").is_in(ids)).sort("paragraph_id", "start", "end", "other").collect()
+    others = (run.scan("paragraphs").filter(pl.col("paragraph_id").is_in(sides["other"].unique().implode()))
+              .select("paragraph_id", outlet_name(), "date").collect())
+    where = {pid: f"{outlet} {date or 'undated'} ({pid})" for pid, outlet, date in others.iter_rows()}
+    merged: dict[str, list[list[Any]]] = {}
+    for pid, other, start, end in sides.iter_rows():
+        spans = merged.setdefault(pid, [])
+        if spans and start < spans[-1][1]:  # overlaps the previous passage: one mark for both
+            spans[-1][1] = max(spans[-1][1], end)
+            spans[-1][2].append(where.get(other, other))
+        else:
+            spans.append([start, end, [where.get(other, other)]])
+
+    def title(names: list[str]) -> str:
+        more = f" and {len(names) - MAX_MARK_TITLES:,} more" if len(names) > MAX_MARK_TITLES else ""
+        return "shared with " + "; ".join(names[:MAX_MARK_TITLES]) + more
+
+    return {pid: [(start, end, title(names)) for start, end, names in spans] for pid, spans in merged.items()}
+
+
+def quote_links(run: RunOutput, limit: int) -> tuple[pl.DataFrame, int]:
+    """The ``limit`` contained links with the longest shared passage (then the highest containment,
+    then by ids), with the spans (:func:`passage_columns`) and each end's ``text``, ``outlet`` and
+    ``date`` (``left_text``, ...; null for a paragraph of an earlier output); and the number of
+    contained links in the run."""
+    links = run.scan("links").filter(pl.col("kind") == "contained")
+    total = links.select(pl.len()).collect().item()
+    top = (links.select("left_id", "right_id", "left_doc_id", "right_doc_id", "jaccard", "containment_left",
+                        "containment_right", *passage_columns(links))
+           .sort([pl.col("left_end") - pl.col("left_start"), pl.max_horizontal("containment_left", "containment_right"),
+                  "left_id", "right_id"], descending=[True, True, False, False], nulls_last=True)
+           .head(limit).collect())
+    ends = pl.concat([top["left_id"], top["right_id"]]).unique().implode()
+    info = (run.scan("paragraphs").filter(pl.col("paragraph_id").is_in(ends))
+            .select("paragraph_id", "text", outlet_name(), "date").collect())
+    for side in ("left", "right"):
+        top = top.join(info.rename(lambda c: f"{side}_{c}"), left_on=f"{side}_id", right_on=f"{side}_paragraph_id",
+                       how="left", maintain_order="left")
+    return top, total
 
 
 def cluster_members(run: RunOutput, cluster_ids: Sequence[str], max_members: int | None) -> pl.DataFrame:
@@ -521,8 +609,13 @@ def section_clusters(run: RunOutput, max_clusters: int, shown_docs: set[str]) ->
             role = "canonical" if m["is_canonical"] else (m["kind"] or "via other members")
             own_text = ""
             if not m["is_canonical"] and m["kind"] != "exact" and m["text"] != cluster["text"]:
-                cut = m["text"][:MEMBER_TEXT_CHARS] + ("…" if len(m["text"]) > MEMBER_TEXT_CHARS else "")
-                own_text = f'<details><summary>its text</summary>{esc(cut)}</details>'
+                if m["member_start"] is not None:  # a contained link: the shared passage, marked in both
+                    own_text = (f'<details class="passage" open><summary>the shared passage, in its text and '
+                                f'in the canonical copy</summary><p>{_marked(m["text"], m["member_start"], m["member_end"])}</p>'
+                                f'<p>{_marked(cluster["text"], m["canonical_start"], m["canonical_end"])}</p></details>')
+                else:
+                    cut = m["text"][:MEMBER_TEXT_CHARS] + ("…" if len(m["text"]) > MEMBER_TEXT_CHARS else "")
+                    own_text = f'<details><summary>its text</summary>{esc(cut)}</details>'
             doc_label = m["title"] or m["source_path"] or m["doc_id"]
             rows.append(
                 f'<tr><td>{esc(role)}</td><td>{esc(m["outlet"])}</td><td>{esc(m["date"] or "undated")}</td>'
@@ -541,6 +634,31 @@ def section_clusters(run: RunOutput, max_clusters: int, shown_docs: set[str]) ->
     html_text = (f'<section id="clusters"><h2>Largest clusters</h2>'
                  f'{_cap(top.height, total, "clusters", " (largest first)")}{"".join(articles)}</section>')
     return html_text, set(top["cluster_id"].to_list())
+
+
+def section_quotes(run: RunOutput, shown_docs: set[str]) -> str:
+    """Quotes: contained links (a passage and the longer paragraph that re-wraps it), longest shared
+    passage first, each with both paragraphs and the passage highlighted in both (``<mark>``)."""
+    top, total = quote_links(run, MAX_QUOTES)
+    if top.is_empty():
+        return '<section id="quotes"><h2>Quotes</h2><p>No contained links in this run.</p></section>'
+    articles = []
+    for q in top.iter_rows(named=True):
+        sides = []
+        for side, label in (("left", "earlier"), ("right", "later")):
+            where = (f'{label}: {esc(q[f"{side}_outlet"] or NO_OUTLET)}, {esc(q[f"{side}_date"] or "undated")}, doc '
+                     f'{_doc_anchor(q[f"{side}_doc_id"], q[f"{side}_doc_id"], shown_docs)}, paragraph '
+                     f'<code>{esc(q[f"{side}_id"])}</code>; {_float(q[f"containment_{side}"])} of its shingles are in the other')
+            text = (_marked(q[f"{side}_text"], q[f"{side}_start"], q[f"{side}_end"]) if q[f"{side}_text"] is not None
+                    else "(a paragraph of an earlier output: its text is there)")
+            sides.append(f'<p class="meta">{where}</p><blockquote class="passage">{text}</blockquote>')
+        articles.append(f'<article class="quote" data-left="{esc(q["left_id"])}" data-right="{esc(q["right_id"])}">'
+                        f'{"".join(sides)}</article>')
+    return (f'<section id="quotes"><h2>Quotes</h2>'
+            f'{_cap(top.height, total, "contained links", " (longest shared passage first)")}'
+            '<p class="legend">A contained link joins a paragraph to another that holds most of it, such as a quote '
+            're-wrapped in a longer paragraph; <mark>highlighted</mark>: the passage they share, in both.</p>'
+            f'{"".join(articles)}</section>')
 
 
 def section_removals(run: RunOutput, max_outlets: int) -> str:
@@ -585,6 +703,31 @@ def _clip(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
+def _mark(piece: str, offset: int, spans: list[tuple[int, int, str]]) -> str:
+    """``piece`` escaped, where ``piece`` is ``text[offset:offset + len(piece)]``, with its characters
+    inside the ``spans`` of ``text`` (sorted, disjoint ``(start, end, title)``) in ``<mark>``."""
+    shown, at = [], 0
+    for start, end, title in spans:
+        low, high = (min(max(edge - offset, 0), len(piece)) for edge in (start, end))
+        if low < high:
+            shown.append(f'{esc(piece[at:low])}<mark title="{esc(title)}">{esc(piece[low:high])}</mark>')
+            at = high
+    return "".join(shown) + esc(piece[at:])
+
+
+def _marked(text: str, start: int | None, end: int | None, width: int = MEMBER_TEXT_CHARS) -> str:
+    """``text`` escaped with ``text[start:end]`` in ``<mark>``, cut to about ``width`` characters of
+    context around the passage (… where cut); a passage longer than ``width`` is cut too."""
+    if start is None or end is None:
+        return esc(_clip(text, width))
+    room = max(0, width - (end - start))
+    before = min(start, max(room // 2, room - (len(text) - end)))  # room unused on one side goes to the other
+    after = min(len(text) - end, room - before)
+    passage = text[start:end] if end - start <= width else text[start:start + width - 1] + "…"
+    return (("…" if before < start else "") + esc(text[start - before:start]) + f"<mark>{esc(passage)}</mark>"
+            + esc(text[end:end + after]) + ("…" if end + after < len(text) else ""))
+
+
 def section_errors(run: RunOutput) -> str:
     """Errors by reason (stage, count, example paths, first message), then the failed inputs."""
     by_reason = errors_by_reason(run)
@@ -611,7 +754,7 @@ def section_errors(run: RunOutput) -> str:
 def section_documents(run: RunOutput, chosen: pl.DataFrame, total: int, shown_clusters: set[str]) -> str:
     """Each chosen document in source order: removed spans struck through with their rule, reused
     paragraphs marked and linked to their cluster (or to the canonical paragraph when that cluster is
-    not among those shown)."""
+    not among those shown), the shared passages of contained links highlighted."""
     ids = chosen["doc_id"].to_list()
     shown_docs = set(ids)
     paragraphs, removed = document_rows(run, ids)
@@ -624,12 +767,13 @@ def section_documents(run: RunOutput, chosen: pl.DataFrame, total: int, shown_cl
     paragraphs = (paragraphs.join(canon, on="canonical_id", how="left")
                   .join(links.select("canonical_id", "paragraph_id", "kind", "jaccard"),
                         on=["canonical_id", "paragraph_id"], how="left"))
+    passages = paragraph_passages(run, paragraphs["paragraph_id"])
     para_by_doc = {key[0]: frame.to_dicts() for key, frame in paragraphs.partition_by("doc_id", as_dict=True).items()}
     removed_by_doc = {key[0]: frame.to_dicts() for key, frame in removed.partition_by("doc_id", as_dict=True).items()}
     articles = []
     for doc in chosen.iter_rows(named=True):
         blocks = document_blocks(para_by_doc.get(doc["doc_id"], []), removed_by_doc.get(doc["doc_id"], []))
-        body = [_block_html(block, shown_clusters, shown_docs) for block in blocks[:MAX_BLOCKS_PER_DOCUMENT]]
+        body = [_block_html(block, shown_clusters, shown_docs, passages) for block in blocks[:MAX_BLOCKS_PER_DOCUMENT]]
         if len(blocks) > MAX_BLOCKS_PER_DOCUMENT:
             body.append(f'<p class="cap capped">Showing {MAX_BLOCKS_PER_DOCUMENT} of {len(blocks):,} '
                         'paragraphs and removed spans of this document.</p>')
@@ -645,18 +789,29 @@ def section_documents(run: RunOutput, chosen: pl.DataFrame, total: int, shown_cl
     return (f'<section id="documents"><h2>Documents</h2>'
             f'{_cap(len(ids), total, "documents", " (most reused paragraphs first, then most removals)")}'
             '<p class="legend"><del>struck through</del>: removed, with the rule that removed it; '
-            '<span class="reused">marked</span>: a paragraph that recurs elsewhere, linked to its cluster.</p>'
+            '<span class="reused">marked</span>: a paragraph that recurs elsewhere, linked to its cluster; '
+            '<mark>highlighted</mark>: a passage shared with a longer or shorter paragraph elsewhere (a '
+            'contained link: a quote and the paragraph that re-wraps it; hover for where).</p>'
             f'{"".join(articles)}</section>')
 
 
-def _block_html(block: Block, shown_clusters: set[str], shown_docs: set[str]) -> str:
+def _block_html(block: Block, shown_clusters: set[str], shown_docs: set[str],
+                passages: dict[str, list[tuple[int, int, str]]] | None = None) -> str:
     row = block.row
     if block.kind == "removed":
         return (f'<p class="removed"><del title="{esc(row["reason"])}">{esc(row["text"])}</del> '
                 f'<span class="rule">{esc(row["reason"])}</span></p>')
-    text = " ".join(
-        esc(piece) if rule is None else f'<del title="{esc(rule)}">{esc(piece)}</del> <span class="rule">{esc(rule)}</span>'
-        for piece, rule in block.pieces)
+    # kept pieces are consecutive slices of the paragraph's text, where the offsets of its shared
+    # passages are: each piece marks the part of them it holds
+    spans = (passages or {}).get(row["paragraph_id"], [])
+    shown, offset = [], 0
+    for piece, rule in block.pieces:
+        if rule is None:
+            shown.append(_mark(piece, offset, spans))
+            offset += len(piece)
+        else:
+            shown.append(f'<del title="{esc(rule)}">{esc(piece)}</del> <span class="rule">{esc(rule)}</span>')
+    text = " ".join(shown)
     css = ["para"] + (["title"] if row["is_title"] else [])
     badge = ""
     cid = row.get("cluster_id")
@@ -714,6 +869,9 @@ article:target{outline:3px solid #f0b429}
 .para.reused{background:var(--reuse)}
 p:target{outline:2px solid #f0b429}
 del{color:var(--del);text-decoration-thickness:1.5px}
+mark{background:#ffd966;color:inherit;padding:0 1px}
+details.passage p{margin:4px 0;padding-left:8px;border-left:3px solid #ffd966}
+blockquote.passage{margin:2px 0 8px;padding:6px 12px;background:#fff;border-left:4px solid #ffd966}
 .removed{color:var(--muted)}
 .rule{font:11px ui-monospace,Menlo,Consolas,monospace;color:var(--muted);background:#f1f2f4;border-radius:3px;padding:0 4px}
 .badge{display:inline-block;font-size:11px;background:#2f5f98;color:#fff;border-radius:3px;padding:0 6px;margin-right:6px;text-decoration:none}
@@ -753,7 +911,7 @@ def render_report(out_dir: Path, report_path: Path, *, max_documents: int = 200,
     chosen, total_documents = documents_to_show(run, max_documents)
     shown_docs = set(chosen["doc_id"].to_list())
     clusters_html, shown_clusters = section_clusters(run, max_clusters, shown_docs)
-    sections = [section_summary(run), section_reuse(run, max_outlets), clusters_html,
+    sections = [section_summary(run), section_reuse(run, max_outlets), clusters_html, section_quotes(run, shown_docs),
                 section_removals(run, max_outlets), section_errors(run),
                 section_documents(run, chosen, total_documents, shown_clusters)]
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -766,7 +924,7 @@ def render_report(out_dir: Path, report_path: Path, *, max_documents: int = 200,
 <script>{HEAD_SCRIPT}</script>
 </head><body>
 <header><h1>{esc(title)}</h1><p>{esc(run.root)} · corpusclean {esc(run.manifest.get('version', ''))} · generated {generated}</p></header>
-<nav><a href="#summary">Summary</a><a href="#reuse">Who reprints whom</a><a href="#clusters">Clusters</a><a href="#removals">Removals</a><a href="#errors">Errors</a><a href="#documents">Documents</a></nav>
+<nav><a href="#summary">Summary</a><a href="#reuse">Who reprints whom</a><a href="#clusters">Clusters</a><a href="#quotes">Quotes</a><a href="#removals">Removals</a><a href="#errors">Errors</a><a href="#documents">Documents</a></nav>
 <main>
 {''.join(sections)}
 </main>

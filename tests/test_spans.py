@@ -1,0 +1,174 @@
+"""The shared passage of two paragraphs (``corpusclean.dedup.spans``): examples, the batch function,
+and the spans a real run on the seeds writes into links.parquet."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from corpusclean import run
+from corpusclean.dedup.spans import MAX_REPEATS, align, passage_span, passage_spans, tokenize
+
+QUOTE = ("The council will not raise the harbour levy this year, and the barrier will be paid for "
+         "from the reserve fund")
+STORY = (f'"{QUOTE}," the mayor said on Tuesday, adding that the vote on the barrier itself '
+         "would come in the spring.")
+
+
+def folded_words(text: str) -> list[str]:
+    return tokenize(text).words
+
+
+def test_a_quote_wrapped_in_a_longer_paragraph_gives_its_span_in_both():
+    left_start, left_end, right_start, right_end = passage_span(QUOTE, STORY)
+    assert QUOTE[left_start:left_end] == QUOTE
+    assert STORY[right_start:right_end] == QUOTE  # no opening quote mark, no closing comma
+    assert (right_start, right_end) == (1, 1 + len(QUOTE))
+
+
+def test_case_and_quote_differences_still_align():
+    quote = "“We Will NOT raise the levy — not this year, not next year,” she said."
+    story = 'Asked again, the mayor repeated: "we will not raise the levy - not this year, not next year."'
+    left_start, left_end, right_start, right_end = passage_span(quote, story)
+    assert quote[left_start:left_end] == "We Will NOT raise the levy — not this year, not next year"
+    assert story[right_start:right_end] == "we will not raise the levy - not this year, not next year"
+    assert folded_words(quote[left_start:left_end]) == folded_words(story[right_start:right_end])
+
+
+def test_one_changed_word_inside_the_passage_stays_one_span():
+    edited = QUOTE.replace("harbour", "port")
+    wrapped = f"Officials confirmed that {edited}, according to the minutes released on Friday."
+    left_start, left_end, right_start, right_end = passage_span(QUOTE, wrapped)
+    assert QUOTE[left_start:left_end] == QUOTE
+    assert wrapped[right_start:right_end] == edited
+    # two changed words, an inserted word and two dropped ones: gaps of up to n tokens are bridged
+    edited = edited.replace("barrier", "wall")
+    assert passage_span(QUOTE, edited) == (0, len(QUOTE), 0, len(edited))
+    inserted = QUOTE.replace("levy this year", "levy again this year")
+    assert passage_span(QUOTE, inserted) == (0, len(QUOTE), 0, len(inserted))
+    dropped = QUOTE.replace(" this year", "")
+    assert passage_span(QUOTE, dropped) == (0, len(QUOTE), 0, len(dropped))
+
+
+def test_a_change_near_an_end_cuts_the_passage_there():
+    # fewer than n matched words after the last change make no n-gram: the passage ends before it
+    edited = QUOTE.replace("reserve fund", "emergency fund")
+    left_start, left_end, right_start, right_end = passage_span(QUOTE, edited)
+    assert QUOTE[left_start:left_end] == edited[right_start:right_end] == QUOTE[:QUOTE.index(" reserve")]
+
+
+def test_a_long_cut_ends_the_passage_and_the_larger_piece_is_kept():
+    first = "one two three four five six seven eight nine ten"
+    second = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu"
+    left = f"{first} {second}"
+    right = f"{first} and then a long aside of many unrelated words here {second}"
+    left_start, left_end, right_start, right_end = passage_span(left, right)
+    assert left[left_start:left_end] == right[right_start:right_end] == second
+
+
+def test_unrelated_texts_give_no_span():
+    assert passage_span("The tide barrier vote was postponed again.",
+                        "Rain is expected over the weekend across the northern coast.") == (None,) * 4
+    assert passage_span("", STORY) == (None,) * 4
+    # four shared words are not a shared 5-gram
+    assert passage_span("Yesterday the mayor said that it rained",
+                        "In May the mayor said that taxes rise") == (None,) * 4
+
+
+def test_cyrillic_text_aligns():
+    quote = "Мы не будем повышать налоги в этом году, что бы ни говорил городской совет"
+    story = f"«{quote}», — заявил мэр во вторник, добавив, что бюджет сбалансирован."
+    left_start, left_end, right_start, right_end = passage_span(quote.upper(), story)
+    assert quote.upper()[left_start:left_end] == quote.upper()
+    assert story[right_start:right_end] == quote
+
+
+def test_text_without_spaces_aligns_on_characters():
+    quote = "東京都の天気は晴れです"
+    story = f"気象庁によると、{quote}。明日は雨の予報。"
+    left_start, left_end, right_start, right_end = passage_span(quote, story)
+    assert story[right_start:right_end] == quote and (left_start, left_end) == (0, len(quote))
+
+
+def test_repeated_ngrams_do_not_blow_up_and_are_ignored_past_the_cap():
+    chant = " ".join(["la"] * 200)
+    assert passage_span(chant, chant) == (None,) * 4  # every 5-gram is at 196 positions
+    few = " ".join(["go team go"] * (MAX_REPEATS // 2))
+    assert passage_span(few, few) == (0, len(few), 0, len(few))
+
+
+def test_align_on_tokens_and_short_texts():
+    assert align("a b c d e f".split(), "x a b c d e y".split(), n=3) == (0, 5, 1, 6)
+    # a text shorter than n tokens is matched on n-grams of its length
+    assert align(["b", "c"], "a b c d".split(), n=5) == (0, 2, 1, 3)
+    assert align([], ["a"]) is None
+
+
+def test_batch_matches_pair_by_pair_and_marks_missing_with_minus_one():
+    lefts = [QUOTE, "nothing shared at all with the other", QUOTE, None]
+    rights = [STORY, STORY, QUOTE.upper(), STORY]
+    arrays = passage_spans(lefts, rights)
+    assert all(array.dtype.name == "int32" and len(array) == 4 for array in arrays)
+    columns = [array.tolist() for array in arrays]
+    assert [tuple(column[0] for column in columns)] == [passage_span(QUOTE, STORY)]
+    assert [column[1] for column in columns] == [-1] * 4
+    assert [column[2] for column in columns] == [0, len(QUOTE), 0, len(QUOTE)]
+    assert [column[3] for column in columns] == [-1] * 4
+    with pytest.raises(ValueError):
+        passage_spans(["a"], [])
+
+
+# ------------------------------------------------------------------------------ a real run
+
+
+@pytest.fixture(scope="module")
+def seed_tables(seed_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("spans-out")
+    run([seed_corpus], out, workers=1)
+    return {name: pl.read_parquet(out / f"{name}.parquet") for name in ("paragraphs", "links")}
+
+
+def test_seed_run_gives_every_contained_link_a_span_over_the_same_words(seed_tables):
+    links, paragraphs = seed_tables["links"], seed_tables["paragraphs"]
+    for column in ("left_start", "left_end", "right_start", "right_end"):
+        assert links.schema[column] == pl.Int32
+    texts = dict(paragraphs.select("paragraph_id", "text").iter_rows())
+    contained = links.filter(pl.col("kind") == "contained")
+    assert contained.height >= 15
+    assert contained["left_start"].null_count() == 0  # every one of them has a span
+    for link in contained.iter_rows(named=True):
+        left, right = texts[link["left_id"]], texts[link["right_id"]]
+        assert 0 <= link["left_start"] < link["left_end"] <= len(left)
+        assert 0 <= link["right_start"] < link["right_end"] <= len(right)
+        left_words = folded_words(left[link["left_start"]:link["left_end"]])
+        right_words = folded_words(right[link["right_start"]:link["right_end"]])
+        assert left_words == right_words and len(left_words) >= 10, link
+    # exact and near links have no span: their whole paragraphs are the passage
+    others = links.filter(pl.col("kind") != "contained")
+    assert others.height >= 1
+    assert others.select(pl.col("left_start", "left_end", "right_start", "right_end").is_null().all()).row(0) == (True,) * 4
+
+
+def test_links_to_an_earlier_output_get_spans_from_its_paragraphs(tmp_path):
+    """``--against``: a contained link's earlier end is read from the earlier output's paragraphs."""
+    import shutil
+
+    from tests.conftest import RAW
+
+    shutil.copytree(RAW / "northwind-wire", tmp_path / "crawl1" / "northwind-wire")
+    for outlet in ("harbor-tribune", "the-lantern"):
+        shutil.copytree(RAW / outlet, tmp_path / "crawl2" / outlet)
+    run([tmp_path / "crawl1"], tmp_path / "out1", workers=1)
+    run([tmp_path / "crawl2"], tmp_path / "out2", workers=1, against=[tmp_path / "out1"])
+    texts = {pid: text for out in ("out1", "out2")
+             for pid, text in pl.read_parquet(tmp_path / out / "paragraphs.parquet", columns=["paragraph_id", "text"]).iter_rows()}
+    earlier = set(pl.read_parquet(tmp_path / "out1" / "paragraphs.parquet")["paragraph_id"])
+    contained = pl.read_parquet(tmp_path / "out2" / "links.parquet").filter(pl.col("kind") == "contained")
+    across = contained.filter(pl.col("left_id").is_in(list(earlier)) | pl.col("right_id").is_in(list(earlier)))
+    assert across.height >= 2  # the Lantern's quote and the Tribune's edited paragraph, of the wire's story
+    for link in across.iter_rows(named=True):
+        assert link["left_start"] is not None, link
+        left = texts[link["left_id"]][link["left_start"]:link["left_end"]]
+        right = texts[link["right_id"]][link["right_start"]:link["right_end"]]
+        assert len(folded_words(left)) >= 10
+        assert folded_words(left)[:5] == folded_words(right)[:5] and folded_words(left)[-5:] == folded_words(right)[-5:]
