@@ -77,6 +77,13 @@ def case_run(tmp_path_factory) -> dict:
     for i in range(3):
         _page(root / "delta-times", f"story-{i}.txt", f"Delta story {gen.word()}", [gen.sentence(), gen.sentence(), notice])
 
+    # 2b. a widget line in the middle of four different stories of one site
+    widget = "Story continues below this advertisement from our partners"
+    case["widget"] = widget
+    for i in range(4):
+        _page(root / "pi-ledger", f"story-{i}.txt", f"Pi story {gen.word()}",
+              [gen.sentence(), widget, gen.sentence(), gen.sentence()])
+
     # 3. a live blog crawled five times: each version adds an entry on top, the older ones repeat
     entries = [gen.sentence(22) for _ in range(6)]
     case["entries"] = entries
@@ -209,3 +216,19 @@ def test_lines_without_letters_or_digits_are_never_linked(case_run):
     separators = _rows(tables["paragraphs"], "• • •")
     assert separators.height == 4 and separators["cluster_id"].null_count() == 4
     assert (separators["n_words"] == 0).all()
+
+
+def test_a_template_removal_is_shown_where_it_stood(case_run):
+    # the report and inspect put removed rows back in source order by their line (unit_idx)
+    from corpusclean.views.report import document_blocks
+
+    tables = case_run["tables"]
+    removed = tables["removed"].filter(pl.col("text") == case_run["widget"])
+    assert removed.height == 4 and set(removed["reason"]) == {"template"}
+    doc_id = removed["doc_id"][0]
+    paragraphs = tables["paragraphs"].filter(pl.col("doc_id") == doc_id).to_dicts()
+    rows = tables["removed"].filter(pl.col("doc_id") == doc_id).to_dicts()
+    blocks = document_blocks(paragraphs, rows)
+    # title, first sentence, the widget, then the two other sentences
+    assert [block.kind for block in blocks] == ["paragraph", "paragraph", "removed", "paragraph", "paragraph"]
+    assert blocks[2].row["text"] == case_run["widget"]

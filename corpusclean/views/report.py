@@ -335,16 +335,15 @@ def document_blocks(paragraphs: Iterable[dict[str, Any]], removed: Iterable[dict
     """Interleave a document's kept paragraphs and removed spans back into source order.
 
     Positions come from two axes, reconciled here: paragraphs carry ``source_units`` (indexes of
-    segmented lines) and ``para_idx``; removed rows carry ``unit_idx``, which is a line index for rules
-    (``strip``) and repeated titles, null for text removed before segmentation (``extract``: shown
-    first), and the phase-A ``para_idx`` for ``template`` paragraphs. A rule span cut from a line that
-    is still (partly) kept is shown inside that paragraph at its character offset.
+    segmented lines) and ``para_idx``; removed rows carry ``unit_idx``, the line of the extracted text
+    (for a ``template`` paragraph, its first line), null for text removed before segmentation without
+    a line (a date prefix: shown first). A rule span cut from a line that is still (partly) kept is
+    shown inside that paragraph at its character offset.
     """
     paras = sorted(paragraphs, key=lambda p: p["para_idx"])
     units = [list(p.get("source_units") or []) for p in paras]
     owner = {unit: i for i, us in enumerate(units) for unit in us}
     first_unit = [min(us) if us else -1 for us in units]
-    last_unit = [max(us) if us else -1 for us in units]
     before: dict[int, list[tuple[float, dict[str, Any]]]] = {}
     inline: dict[int, list[dict[str, Any]]] = {}
 
@@ -355,10 +354,6 @@ def document_blocks(paragraphs: Iterable[dict[str, Any]], removed: Iterable[dict
         unit = row.get("unit_idx")
         if unit is None:
             before.setdefault(0, []).append((-1.0, row))
-        elif row.get("stage") == "template":
-            slot = slot_after([p["para_idx"] for p in paras], unit)
-            base_unit, base_para = (last_unit[slot - 1], paras[slot - 1]["para_idx"]) if slot else (-1, -1)
-            before.setdefault(slot, []).append((base_unit + (unit - base_para) - 0.5, row))
         elif unit in owner:
             inline.setdefault(owner[unit], []).append(row)
         else:
