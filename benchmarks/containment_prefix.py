@@ -76,32 +76,10 @@ from corpusclean.dedup.fingerprints import shingle_list  # noqa: E402
 from corpusclean.dedup.shingles import shingle_hashes  # noqa: E402
 from corpusclean.text.normalize import normalize  # noqa: E402
 from corpusclean.text.segment import word_count  # noqa: E402
+from lsh import PeakRss  # noqa: E402  (benchmarks/lsh.py: the same sampler)
 
 DATA = HERE.parent.parent / "shared" / "allsides-dev" / "allsides-dev.jsonl.gz"
 METHODS = ("exhaustive", "prefix")
-
-
-class PeakRss:
-    """Peak RSS above the RSS at construction, sampled on a thread."""
-
-    def __init__(self, interval: float = 0.002) -> None:
-        self._proc = psutil.Process()
-        self.baseline = self._proc.memory_info().rss
-        self.peak = self.baseline
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
-        self._thread.start()
-
-    def _run(self, interval: float) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(interval)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss)
-        return (self.peak - self.baseline) / 2**20
 
 
 def dedup_config() -> dict:
