@@ -3,10 +3,16 @@ and the spans a real run on the seeds writes into links.parquet."""
 
 from __future__ import annotations
 
+import random
+from unittest import mock
+
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from corpusclean import run
+from corpusclean.dedup import spans
+from corpusclean.dedup.shingles import _uses_char_ngrams, shingles
 from corpusclean.dedup.spans import MAX_REPEATS, align, passage_span, passage_spans, tokenize
 
 QUOTE = ("The council will not raise the harbour levy this year, and the barrier will be paid for "
@@ -116,6 +122,162 @@ def test_batch_matches_pair_by_pair_and_marks_missing_with_minus_one():
     assert [column[3] for column in columns] == [-1] * 4
     with pytest.raises(ValueError):
         passage_spans(["a"], [])
+
+
+def test_a_latin_line_with_few_spaces_is_cut_into_words_as_the_shingles_do():
+    handles = "Follow @politicaltickerFollow @DanaBashCNN"
+    assert tokenize(handles).words == ["follow", "politicaltickerfollow", "danabashcnn"]
+    assert not _uses_char_ngrams(handles.casefold(), 5)
+    # as characters it matched nothing in a spaced paragraph quoting it
+    assert passage_span(handles, f"Please {handles} and @CNN") == (0, len(handles), 7, 7 + len(handles))
+    assert tokenize("東京都の天気は晴れです").words == list("東京都の天気は晴れです")
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("ab Z@-_1\n\t東京都の天気。éМы")), max_size=60),
+       n=st.integers(1, 6))
+def test_tokens_are_the_units_of_the_shingles(text, n):
+    """The shingles' rule for a script without spaces: a text's tokens, joined as the shingles join
+    theirs, are its shingles (for a text whose folding keeps its length; ``Straße`` is folded word
+    by word here)."""
+    if len(text.casefold()) != len(text):
+        return
+    words = tokenize(text, n).words
+    joiner = "" if _uses_char_ngrams(text.casefold(), n) else " "
+    expected = shingles(text, n)
+    if len(words) < n:
+        assert expected == ([joiner.join(words)] if words else [])
+    else:
+        assert expected == [joiner.join(words[i:i + n]) for i in range(len(words) - n + 1)]
+
+
+# ------------------------------------------------------------------ the fast path against the reference
+
+LATIN = ["the", "council", "will", "not", "raise", "levy", "this", "year", "We", "WE", "said", "mayor", "fund",
+         "reserve", "e-mail", "email", "x_1", "42", "la", "go", "team"]
+ODD = ["Straße", "STRASSE", "strasse", "İstanbul", "istanbul", "ﬁne", "fine", "ŉ", "\u212aelvin", "ſ"]
+CYRILLIC = ["Мы", "не", "будем", "повышать", "НАЛОГИ", "налоги", "в", "этом", "году", "Ёлка", "ёлка"]
+CJK = list("東京都の天気は晴れです気象庁雨。、「」")
+SEPARATORS = [" ", " ", " ", " ", ", ", ". ", " — ", "\n", ' "', '" ', "  ", "'", "\t", " «", "» "]
+
+
+@st.composite
+def edited(draw, units: list[str]) -> list[str]:
+    """A copy of ``units`` with a few words replaced, inserted and dropped."""
+    units = list(units)
+    for _ in range(draw(st.integers(0, 4))):
+        op = draw(st.sampled_from(["replace", "insert", "drop"]))
+        at = draw(st.integers(0, len(units)))
+        word = draw(st.sampled_from(LATIN + ODD + CYRILLIC))
+        if op == "insert":
+            units.insert(at, word)
+        elif at < len(units):
+            if op == "replace":
+                units[at] = word
+            else:
+                del units[at]
+    return units
+
+
+@st.composite
+def rendered(draw, units: list[str], spaced: bool) -> str:
+    cases = (str, str, str, str.upper, str.title, str.casefold)
+    parts = [draw(st.sampled_from(cases))(unit) for unit in units]
+    if not spaced:
+        return "".join(parts)
+    seps = draw(st.lists(st.sampled_from(SEPARATORS), min_size=len(parts), max_size=len(parts)))
+    return draw(st.sampled_from(["", '"', "“", " "])) + "".join(p + s for p, s in zip(parts, seps))
+
+
+@st.composite
+def text_pairs(draw) -> tuple[str | None, str | None]:
+    """A pair: a quote with edits wrapped in other words, a repeated phrase, tiny texts, unrelated
+    texts, Cyrillic, CJK without spaces, Latin with few spaces, arbitrary characters."""
+    kind = draw(st.sampled_from(["quote", "quote", "repeat", "tiny", "unrelated", "cyrillic", "cjk", "handles",
+                                 "unicode", "none"]))
+    if kind == "none":
+        return draw(st.sampled_from([None, "one two three four five"])), draw(st.sampled_from([None, ""]))
+    if kind == "unicode":
+        alphabet = st.characters(exclude_categories=())  # surrogates too
+        shared = draw(st.text(alphabet, max_size=40))
+        return (draw(st.text(alphabet, max_size=8)) + shared,
+                draw(st.text(alphabet, max_size=20)) + shared + draw(st.text(alphabet, max_size=20)))
+    spaced = kind not in ("cjk", "handles")
+    vocabulary = {"cyrillic": CYRILLIC, "cjk": CJK}.get(kind, LATIN + ODD)
+    if kind == "handles":
+        vocabulary = ["Follow", "@", "politicalticker", "DanaBashCNN", " ", "CNN", "news"]
+    if kind == "repeat":
+        phrase = draw(st.lists(st.sampled_from(vocabulary), min_size=1, max_size=3))
+        base = phrase * draw(st.integers(1, 2 * MAX_REPEATS + 2))
+    else:
+        base = draw(st.lists(st.sampled_from(vocabulary), max_size=4 if kind == "tiny" else 60))
+    if kind == "unrelated":
+        other = draw(st.lists(st.sampled_from(CYRILLIC), max_size=40))
+    else:
+        start = draw(st.integers(0, len(base)))
+        end = draw(st.integers(start, len(base)))
+        other = (draw(st.lists(st.sampled_from(vocabulary), max_size=15)) + draw(edited(base[start:end]))
+                 + draw(st.lists(st.sampled_from(vocabulary), max_size=15)))
+    left, right = draw(rendered(base, spaced)), draw(rendered(other, spaced))
+    return (left, right) if draw(st.booleans()) else (right, left)
+
+
+def reference_spans(lefts, rights, n=5, gap=None) -> list[tuple[int, int, int, int]]:
+    """:func:`passage_span` (pure Python, on :func:`align`) pair by pair, -1 for no span."""
+    return [(-1,) * 4 if left is None or right is None or (span := passage_span(left, right, n, gap))[0] is None
+            else span for left, right in zip(lefts, rights)]
+
+
+def fast_spans(lefts, rights, n=5, gap=None) -> list[tuple[int, int, int, int]]:
+    return list(zip(*(array.tolist() for array in passage_spans(lefts, rights, n, gap))))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(pairs=st.lists(text_pairs(), min_size=1, max_size=8), n=st.sampled_from([1, 2, 3, 5, 5, 5, 7]),
+       gap=st.sampled_from([None, None, 0, 1, 3, 8]))
+def test_the_batch_kernel_gives_the_reference_spans(pairs, n, gap):
+    lefts = [left for left, _ in pairs]
+    rights = [right for _, right in pairs]
+    # a text shared by two pairs, and a pair of a text with itself
+    lefts.append(rights[0])
+    rights.append(lefts[0] if lefts[0] is not None else rights[-1])
+    assert fast_spans(lefts, rights, n, gap) == reference_spans(lefts, rights, n, gap)
+
+
+def test_the_batch_kernel_gives_the_reference_spans_on_many_pairs_in_many_batches():
+    """Thousands of generated pairs in one call, cut into batches of a few texts (texts shared
+    across batches are tokenized in each)."""
+    rng = random.Random(7)
+    vocabulary = LATIN + ODD + CYRILLIC + ["a", "b", "c"]
+    texts = [" ".join(rng.choices(vocabulary, k=rng.randint(0, 80))) for _ in range(300)]
+    texts += ["".join(rng.choices(CJK, k=rng.randint(0, 60))) for _ in range(50)]
+    lefts, rights = [], []
+    for _ in range(3000):
+        left = rng.choice(texts)
+        words = left.split()
+        start = rng.randint(0, len(words))
+        piece = words[start:rng.randint(start, len(words))]
+        for _ in range(rng.randint(0, 3)):
+            if piece:
+                piece[rng.randrange(len(piece))] = rng.choice(vocabulary)
+        right = " ".join(rng.choices(vocabulary, k=rng.randint(0, 10)) + piece + rng.choices(vocabulary, k=5))
+        if not words:  # a CJK text: its middle
+            right = f"気象庁{left[len(left) // 3:]}雨"
+        lefts.append(left)
+        rights.append(rng.choice([right, rng.choice(texts), left]))
+    # n-grams at about MAX_REPEATS positions in the right text: the cap, either side
+    for times in range(MAX_REPEATS - 1, MAX_REPEATS + 7):
+        for phrase in (["go"], ["go", "team"], ["go", "team", "go"]):
+            chant = " ".join(phrase * times)
+            lefts += [f"{chant} and then the crowd went home", chant]
+            rights += [f"They sang {chant} and then the crowd went home.", f"{chant} {chant}"]
+    expected = reference_spans(lefts, rights)
+    assert 1000 < sum(span[0] >= 0 for span in expected) < 2900
+    assert fast_spans(lefts, rights) == expected
+    with mock.patch.object(spans, "_BATCH_CHARS", 500):
+        assert fast_spans(lefts, rights) == expected
+        assert fast_spans(lefts, rights, n=3, gap=1) == reference_spans(lefts, rights, n=3, gap=1)
+
 
 
 # ------------------------------------------------------------------------------ a real run

@@ -7,11 +7,13 @@ alignment of text reuse:
 1. **Tokens.** Each text is cut into word tokens with their character offsets: the matches of
    ``\\w+``, the words of the shingles (:mod:`corpusclean.dedup.shingles`). Tokens are compared
    ``casefold()``-ed; quotes, dashes and punctuation are never part of a token, so ``"We`` matches
-   ``we`` and ``year,"`` matches ``year.``. A text in a script written without spaces (fewer than one
-   white-space character per 20, the shingles' rule) is cut into its non-space characters instead.
+   ``we`` and ``year,"`` matches ``year.``. A text in a script written without spaces is cut into its
+   non-space characters instead, by the shingles' rule (``_uses_char_ngrams``, on the folded text):
+   fewer than one white-space character per 20, longer than ``n`` characters, and mostly non-ASCII;
+   so a Latin line of handles (``Follow @politicaltickerFollow @DanaBashCNN``) keeps its words.
 2. **N-grams.** The n-grams of consecutive tokens (``n`` is the run's ``dedup.shingle_size``, 5 by
    default; a text of fewer than ``n`` tokens is matched on n-grams of its own length) of the right
-   text go into a dict n-gram -> positions, compared as strings: no hash collisions.
+   text go into a map n-gram -> positions; n-grams are compared token by token: no hash collisions.
 3. **Runs.** Each position ``i`` of the left text whose n-gram is at ``j`` in the right text is a
    match ``(i, j)``; matches on one diagonal (``(i + 1, j + 1)`` after ``(i, j)``) form an aligned
    run, which covers its n-grams' tokens in both texts.
@@ -22,11 +24,28 @@ alignment of text reuse:
 5. **Span.** In each text, from the first character of the passage's first token to the last
    character of its last token: ``(left_start, left_end, right_start, right_end)``, end exclusive.
 
-Cost per pair is linear in the two lengths (one dict of the right text's n-grams, one pass over the
-left's; an n-gram's positions are capped, see below); :func:`passage_spans` tokenizes a text shared
-by consecutive pairs once. Pure Python, about 60 µs a pair of 60-70-word paragraphs on this
-project's machine: the 11,393 contained links of the 50 MB text benchmark crawl took 0.7 s (0.8 s
-with gathering their texts in the final write, of a 9.5 s run; measured on a busy machine).
+Two implementations of steps 1-5 give the same four offsets for every pair (``tests/test_spans.py``
+holds them equal on generated pairs: quotes with edits, repeats, tiny texts, unrelated texts,
+Cyrillic, CJK, Latin with few spaces, arbitrary characters):
+
+* :func:`tokenize`, :func:`align` and :func:`passage_span`, pure Python: the reference, with dicts
+  keyed by tuples of token strings;
+* :func:`passage_spans`, the batch function the run calls: one numba call (:func:`_spans_kernel`)
+  per batch of pairs. Each distinct text of the batch is tokenized once, in the kernel, over the
+  code points of its ``casefold()`` (with the shingles' tables of ``\\w`` and ``\\s``, built from
+  ``re``); each distinct folded token gets an int id (a hash table whose keys are compared code
+  point by code point); each pair's n-grams of ids are matched through a small hash table of the
+  right text's n-grams, where n-grams of equal hashes are compared id by id, so a collision never
+  makes a match; steps 3-5 are :func:`align`'s loops over arrays. A text whose folding changes its
+  length (``ß`` -> ``ss``, rare) is cut by :func:`tokenize` and sent as its folded tokens.
+
+Cost per pair is linear in the two lengths (an n-gram's positions are capped, see below). On this
+project's 2-core machine (shared, so figures vary by ~20 %), the 11,393 contained links of the 50 MB
+text benchmark crawl (11,764 distinct texts, 5.5 M characters) take 0.12 s in :func:`passage_spans`,
+about 10 µs a pair (0.02-0.03 s preparing the texts in Python: ``casefold``, UTF-32; 0.07-0.09 s
+in the kernel), where the pure-Python path took 0.8-0.9 s (~75 µs a pair); :func:`with_spans`,
+gathering the texts included, takes 0.13-0.19 s (was 0.76-1.0 s). The kernel compiles once (~6 s,
+then numba's cache); loading it costs ~15 ms in a process that has run another kernel (phase B has).
 
 Limits:
 
@@ -61,19 +80,18 @@ from collections.abc import Sequence
 from itertools import accumulate
 from typing import NamedTuple
 
+import numba as nb
 import numpy as np
 import polars as pl
 
 from ..schema import FINAL_LINKS
+from .shingles import _char_classes, _uses_char_ngrams
 
 _WORD = re.compile(r"(\w+)")
 _NON_SPACE = re.compile(r"(\S)")
 _SPACE = re.compile(r"\s")
 #: An n-gram at more positions than this in the right text is not used to align.
 MAX_REPEATS = 16
-#: At most this many tokenized texts are kept by :func:`passage_spans` for the next pairs (so pairs
-#: sharing a text are best given one after the other, as links sorted by ``left_id`` are).
-CACHED_TEXTS = 1024
 NO_SPAN = (None, None, None, None)
 
 
@@ -92,12 +110,16 @@ def tokenize(text: str, n: int = 5) -> Tokens:
     Tokens(words=['we', 'said', 'she', 'wrote'], starts=[1, 4, 11, 15], ends=[3, 8, 14, 20])
     >>> tokenize("Straße STRASSE")  # ß folds to two letters: words are folded one by one
     Tokens(words=['strasse', 'strasse'], starts=[0, 7], ends=[6, 14])
+    >>> tokenize("Follow @politicaltickerFollow @DanaBashCNN").words  # few spaces, but Latin: words
+    ['follow', 'politicaltickerfollow', 'danabashcnn']
+    >>> tokenize("東京都の天気。").words  # few spaces, mostly non-ASCII: characters
+    ['東', '京', '都', 'の', '天', '気', '。']
     """
-    # a cheap count of plain spaces first: it settles the question for every spaced text
-    without_spaces = (len(text) > n and text.count(" ") * 20 < len(text)
-                      and len(_SPACE.findall(text)) * 20 < len(text))
-    pattern = _NON_SPACE if without_spaces else _WORD
     folded = text.casefold()
+    # the shingles' rule, on the folded text; a cheap count of plain spaces first settles it for
+    # every spaced text
+    without_spaces = folded.count(" ") * 20 < len(folded) and _uses_char_ngrams(folded, n)
+    pattern = _NON_SPACE if without_spaces else _WORD
     if len(folded) == len(text):  # every character folded to one: offsets in folded are offsets in text
         pieces = pattern.split(folded)
         words = pieces[1::2]
@@ -187,31 +209,447 @@ def passage_spans(lefts: Sequence[str | None], rights: Sequence[str | None], n: 
     """:func:`passage_span` of each pair ``(lefts[k], rights[k])``: four int32 arrays, ``left_start``,
     ``left_end``, ``right_start``, ``right_end``, -1 where a pair has no span (or a text is None).
 
+    The fast path: the pairs go to :func:`_spans_kernel` in batches, each text of a batch tokenized
+    once however many pairs it is in (so the order of the pairs does not matter); the spans equal
+    :func:`passage_span`'s, pair by pair (``tests/test_spans.py`` holds them equal).
+
     >>> [a.tolist() for a in passage_spans(["one two three", "a b"], ["zero one two three four", None], n=2)]
     [[0, -1], [13, -1], [5, -1], [18, -1]]
     """
     if len(lefts) != len(rights):
         raise ValueError(f"{len(lefts)} left texts but {len(rights)} right ones")
     out = np.full((4, len(lefts)), -1, dtype=np.int32)
-    # a quoted paragraph is often the end of several links: tokens are kept for the next pairs, in a
-    # cache emptied whenever it holds CACHED_TEXTS texts (memory stays bounded: a few MB)
-    tokens: dict[str, Tokens] = {}
-
-    def tokens_of(text: str) -> Tokens:
-        found = tokens.get(text)
-        if found is None:
-            if len(tokens) >= CACHED_TEXTS:
-                tokens.clear()
-            found = tokens[text] = tokenize(text, n)
-        return found
-
-    for k, (left, right) in enumerate(zip(lefts, rights)):
-        if left is None or right is None:
-            continue
-        span = _char_span(tokens_of(left), tokens_of(right), n, gap)
-        if span[0] is not None:
-            out[:, k] = span
+    if n < 1 or not len(lefts):
+        return out[0], out[1], out[2], out[3]
+    n, gap = int(n), int(n if gap is None else gap)  # one kernel signature: plain ints
+    classes = _char_classes()
+    done = 0
+    while done < len(lefts):
+        # a batch: pairs until their distinct texts hold _BATCH_CHARS characters
+        index: dict[str, int] = {}
+        chars = 0
+        ends = []
+        stop = done
+        while stop < len(lefts) and (chars < _BATCH_CHARS or stop == done):
+            for text in (lefts[stop], rights[stop]):
+                if text is None:
+                    ends.append(-1)
+                    continue
+                found = index.get(text)
+                if found is None:
+                    found = index[text] = len(index)
+                    chars += len(text)
+                ends.append(found)
+            stop += 1
+        pairs = np.array(ends, dtype=np.int64).reshape(-1, 2).T.copy()  # row 0 left texts, row 1 right
+        batch = out[:, done:stop].copy()
+        _spans_kernel(*_kernel_texts(list(index), n), classes, pairs[0], pairs[1], n, gap, MAX_REPEATS, batch)
+        out[:, done:stop] = batch
+        done = stop
     return out[0], out[1], out[2], out[3]
+
+
+def _kernel_texts(texts: list[str], n: int) -> tuple[np.ndarray, ...]:
+    """The texts as :func:`_spans_kernel` takes them: folded code points, cut into tokens by the
+    kernel; a text whose folding changes its length (``ß`` -> ``ss``) is tokenized by
+    :func:`tokenize` instead, and sent as its folded tokens with their offsets."""
+    pieces = []
+    pretokenized = np.zeros(len(texts), dtype=np.bool_)
+    pre_counts = np.zeros(len(texts), dtype=np.int64)
+    pre_a: list[int] = []
+    pre_b: list[int] = []
+    pre_start: list[int] = []
+    pre_end: list[int] = []
+    for t, text in enumerate(texts):
+        folded = text.casefold()
+        if len(folded) == len(text):
+            pieces.append(folded)
+            continue
+        tokens = tokenize(text, n)
+        pretokenized[t] = True
+        pre_counts[t] = len(tokens.words)
+        bounds = [0, *accumulate(map(len, tokens.words))]
+        pre_a += bounds[:-1]
+        pre_b += bounds[1:]
+        pre_start += tokens.starts
+        pre_end += tokens.ends
+        pieces.append("".join(tokens.words))
+    text_off = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)), out=text_off[1:])
+    # one code point per 4 bytes; a lone surrogate is one code point in a str, and one here
+    cps = np.frombuffer("".join(pieces).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    pre_off = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(pre_counts, out=pre_off[1:])
+    return (cps, text_off, pretokenized, pre_off, *(np.array(values, dtype=np.int64)
+                                                     for values in (pre_a, pre_b, pre_start, pre_end)))
+
+
+# --- the fast path: steps 1-5 of every pair of a batch in one numba call, over integer token ids ---
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+#: Texts are sent to the kernel in batches of pairs whose distinct texts hold about this many code
+#: points (4 bytes each in the kernel's buffer): the memory bound of one call.
+_BATCH_CHARS = 1 << 22
+
+
+@nb.njit(inline="always")
+def _mix(h):
+    # murmur3's fmix64: spreads the FNV state over the low bits that pick a slot
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+@nb.njit(inline="always")
+def _step(h, value):
+    return (h ^ np.uint64(value)) * _FNV_PRIME
+
+
+@nb.njit(inline="always")
+def _key_hash(values, start, length):
+    h = _FNV_OFFSET
+    for q in range(start, start + length):
+        h = _step(h, values[q])
+    return _mix(h)
+
+
+@nb.njit(inline="always")
+def _lookup(table, h, key_hash, key_start, key_len, store, values, start, length):
+    """Where the key ``values[start:start + length]`` of hash ``h`` is in the open-addressing
+    ``table`` (slot -> id, -1 free): ``(slot, id)``, or ``(a free slot, -1)`` for a new key. The key
+    of an id is ``store[key_start[id]:key_start[id] + key_len[id]]``, compared element by element:
+    equal ids are equal keys, whatever the hashes do."""
+    mask = table.shape[0] - 1
+    slot = np.int64(h & np.uint64(mask))
+    while True:
+        found = table[slot]
+        if found < 0:
+            return slot, -1
+        if key_hash[found] == h and key_len[found] == length:
+            other = key_start[found]
+            same = True
+            for q in range(length):
+                if store[other + q] != values[start + q]:
+                    same = False
+                    break
+            if same:
+                return slot, np.int64(found)
+        slot = (slot + 1) & mask
+
+
+@nb.njit(inline="always")
+def _add(table, slot, h, key_hash, key_start, key_len, start, length, count):
+    """Give id ``count`` to a new key at a free ``slot``; the table doubles (rehashed from
+    ``key_hash``) when half full, so it stays as small as the distinct keys: cache-resident."""
+    table[slot] = count
+    key_hash[count] = h
+    key_start[count] = start
+    key_len[count] = length
+    count += 1
+    if 2 * count > table.shape[0]:
+        table = np.full(2 * table.shape[0], -1, dtype=np.int32)
+        mask = table.shape[0] - 1
+        for key in range(count):
+            slot = np.int64(key_hash[key] & np.uint64(mask))
+            while table[slot] >= 0:
+                slot = (slot + 1) & mask
+            table[slot] = key
+    return table, count
+
+
+@nb.njit(inline="always")
+def _same(ids, a, b, length):
+    for q in range(length):
+        if ids[a + q] != ids[b + q]:
+            return False
+    return True
+
+
+@nb.njit(inline="always")
+def _table_size(keys):
+    size = 16
+    while size < 2 * keys:
+        size *= 2
+    return size
+
+
+@nb.njit(cache=True)
+def _spans_kernel(cps, text_off, pretokenized, pre_off, pre_a, pre_b, pre_start, pre_end,
+                  classes, lefts, rights, n, gap, max_repeats, out):
+    """Steps 1-5 for the pairs ``(lefts[k], rights[k])`` of indices into a batch of texts (-1: no
+    text), written into ``out[:, k]`` (left untouched where a pair has no passage).
+
+    A text ``t`` is ``cps[text_off[t]:text_off[t + 1]]``, its folded code points, cut here into
+    tokens by ``classes`` (:func:`.shingles._char_classes`: bit 1 ``\\w``, bit 2 ``\\s``); or, where
+    ``pretokenized[t]``, the concatenation of its folded tokens, whose bounds in it and offsets in
+    the text are ``pre_a/pre_b`` and ``pre_start/pre_end`` from ``pre_off[t]`` to ``pre_off[t + 1]``.
+    """
+    n_texts = text_off.shape[0] - 1
+    # step 1, pass 1: each scanned text's mode and its number of tokens
+    char_mode = np.zeros(n_texts, dtype=np.bool_)
+    tok_off = np.zeros(n_texts + 1, dtype=np.int64)
+    for t in range(n_texts):
+        lo = text_off[t]
+        hi = text_off[t + 1]
+        if pretokenized[t]:
+            tok_off[t + 1] = tok_off[t] + pre_off[t + 1] - pre_off[t]
+            continue
+        spaces = 0
+        wide = 0
+        for p in range(lo, hi):
+            c = cps[p]
+            if c >= 0x80:
+                wide += 1
+            if classes[c] & 2:
+                spaces += 1
+        length = hi - lo
+        mode = length > n and spaces * 20 < length and wide * 2 > length
+        char_mode[t] = mode
+        tokens = 0
+        if mode:
+            tokens = length - spaces
+        else:
+            inside = False
+            for p in range(lo, hi):
+                if classes[cps[p]] & 1:
+                    if not inside:
+                        tokens += 1
+                        inside = True
+                else:
+                    inside = False
+        tok_off[t + 1] = tok_off[t] + tokens
+    n_tokens = tok_off[n_texts]
+    # step 1, pass 2: each token's bounds in cps (tok_a, tok_b) and in its text (starts, ends)
+    tok_a = np.empty(n_tokens, dtype=np.int32)
+    tok_b = np.empty(n_tokens, dtype=np.int32)
+    starts = np.empty(n_tokens, dtype=np.int32)
+    ends = np.empty(n_tokens, dtype=np.int32)
+    tok_hash = np.empty(n_tokens, dtype=np.uint64)
+    max_tokens = 0
+    for t in range(n_texts):
+        lo = text_off[t]
+        hi = text_off[t + 1]
+        q = tok_off[t]
+        max_tokens = max(max_tokens, tok_off[t + 1] - q)
+        if pretokenized[t]:
+            for k in range(pre_off[t], pre_off[t + 1]):
+                tok_a[q] = lo + pre_a[k]
+                tok_b[q] = lo + pre_b[k]
+                tok_hash[q] = _key_hash(cps, lo + pre_a[k], pre_b[k] - pre_a[k])
+                starts[q] = pre_start[k]
+                ends[q] = pre_end[k]
+                q += 1
+        elif char_mode[t]:
+            for p in range(lo, hi):
+                if not (classes[cps[p]] & 2):
+                    tok_a[q] = p
+                    tok_b[q] = p + 1
+                    tok_hash[q] = _mix(_step(_FNV_OFFSET, cps[p]))
+                    q += 1
+        else:
+            inside = False
+            h = _FNV_OFFSET
+            for p in range(lo, hi):
+                c = cps[p]
+                if classes[c] & 1:
+                    if not inside:
+                        tok_a[q] = p
+                        h = _FNV_OFFSET
+                        inside = True
+                    h = _step(h, c)
+                elif inside:
+                    tok_b[q] = p
+                    tok_hash[q] = _mix(h)
+                    q += 1
+                    inside = False
+            if inside:
+                tok_b[q] = hi
+                tok_hash[q] = _mix(h)
+                q += 1
+        if not pretokenized[t]:
+            for k in range(tok_off[t], tok_off[t + 1]):
+                starts[k] = tok_a[k] - lo
+                ends[k] = tok_b[k] - lo
+    # each distinct folded token -> an int id; the keys are copied together (few, cache-resident)
+    table = np.full(1024, -1, dtype=np.int32)
+    key_hash = np.empty(n_tokens, dtype=np.uint64)
+    key_start = np.empty(n_tokens, dtype=np.int64)
+    key_len = np.empty(n_tokens, dtype=np.int64)
+    keys = np.empty(cps.shape[0], dtype=np.uint32)
+    used = 0
+    ids = np.empty(n_tokens, dtype=np.int32)
+    count = 0
+    for q in range(n_tokens):
+        start = tok_a[q]
+        length = tok_b[q] - start
+        h = tok_hash[q]
+        slot, found = _lookup(table, h, key_hash, key_start, key_len, keys, cps, start, length)
+        if found < 0:
+            found = count
+            keys[used:used + length] = cps[start:start + length]
+            table, count = _add(table, slot, h, key_hash, key_start, key_len, used, length, count)
+            used += length
+        ids[q] = found
+    # step 2's n-grams: the hash of each n-gram of ids, at the position of its first token
+    gram_hash = np.empty(n_tokens, dtype=np.uint64)
+    for t in range(n_texts):
+        for q in range(tok_off[t], tok_off[t + 1] - n + 1):
+            gram_hash[q] = _key_hash(ids, q, n)
+    # per-pair scratch: a small hash table of the right text's n-grams (slot -> the first position of
+    # one n-gram, and how many it has; position -> the next of the same n-gram), reset after a pair
+    slots = np.full(_table_size(max_tokens), -1, dtype=np.int32)
+    times = np.zeros(slots.shape[0], dtype=np.int32)
+    after = np.empty(max_tokens, dtype=np.int32)
+    slot_of = np.empty(max_tokens, dtype=np.int32)  # left position -> the slot of its n-gram, or -1
+    short_left = np.empty(max_tokens, dtype=np.uint64)  # m-gram hashes of a pair with m < n
+    short_right = np.empty(max_tokens, dtype=np.uint64)
+    on_diagonal = np.full(2 * max_tokens + 1, -1, dtype=np.int32)  # ngl + j - i -> latest run
+    ending_first = np.full(max_tokens + 1, -1, dtype=np.int32)  # left end -> first run ending there
+    ending_last = np.full(max_tokens + 1, -1, dtype=np.int32)
+    room = 64
+    run_i = np.empty(room, dtype=np.int32)
+    run_j = np.empty(room, dtype=np.int32)
+    run_grams = np.empty(room, dtype=np.int32)
+    run_next = np.empty(room, dtype=np.int32)  # the next run with the same left end
+    score = np.empty(room, dtype=np.int64)
+    previous = np.empty(room, dtype=np.int32)
+    for k in range(lefts.shape[0]):
+        left = lefts[k]
+        right = rights[k]
+        if left < 0 or right < 0:
+            continue
+        l_off = tok_off[left]
+        r_off = tok_off[right]
+        nl = tok_off[left + 1] - l_off
+        nr = tok_off[right + 1] - r_off
+        m = min(n, nl, nr)
+        if m < 1:
+            continue
+        ngl = nl - m + 1
+        ngr = nr - m + 1
+        if m == n:
+            hl = gram_hash[l_off:l_off + ngl]
+            hr = gram_hash[r_off:r_off + ngr]
+        else:
+            for i in range(ngl):
+                short_left[i] = _key_hash(ids, l_off + i, m)
+            for j in range(ngr):
+                short_right[j] = _key_hash(ids, r_off + j, m)
+            hl = short_left[:ngl]
+            hr = short_right[:ngr]
+        # step 2: where each n-gram of the right text is (lists in ascending position); n-grams of
+        # equal hashes are compared id by id
+        size = _table_size(ngr)
+        mask = size - 1
+        for j in range(ngr - 1, -1, -1):
+            h = hr[j]
+            slot = np.int64(h & np.uint64(mask))
+            while True:
+                first = slots[slot]
+                if first < 0:
+                    slots[slot] = j
+                    times[slot] = 1
+                    after[j] = -1
+                    break
+                if hr[first] == h and _same(ids, r_off + first, r_off + j, m):
+                    after[j] = first
+                    slots[slot] = j
+                    times[slot] += 1
+                    break
+                slot = (slot + 1) & mask
+        matches = 0
+        for i in range(ngl):
+            h = hl[i]
+            slot = np.int64(h & np.uint64(mask))
+            found = -1
+            while True:
+                first = slots[slot]
+                if first < 0:
+                    break
+                if hr[first] == h and _same(ids, r_off + first, l_off + i, m):
+                    found = slot
+                    break
+                slot = (slot + 1) & mask
+            slot_of[i] = found
+            if found >= 0 and times[found] <= max_repeats:
+                matches += times[found]
+        if matches > room:
+            while room < matches:
+                room *= 2
+            run_i = np.empty(room, dtype=np.int32)
+            run_j = np.empty(room, dtype=np.int32)
+            run_grams = np.empty(room, dtype=np.int32)
+            run_next = np.empty(room, dtype=np.int32)
+            score = np.empty(room, dtype=np.int64)
+            previous = np.empty(room, dtype=np.int32)
+        # step 3: runs of matches along diagonals
+        runs = 0
+        for i in range(ngl):
+            slot = slot_of[i]
+            if slot < 0 or times[slot] > max_repeats:
+                continue
+            j = slots[slot]
+            while j >= 0:
+                d = ngl + j - i
+                run = on_diagonal[d]
+                if run >= 0 and run_i[run] + run_grams[run] == i:
+                    run_grams[run] += 1
+                else:
+                    on_diagonal[d] = runs
+                    run_i[runs] = i
+                    run_j[runs] = j
+                    run_grams[runs] = 1
+                    runs += 1
+                j = after[j]
+        slots[:size] = -1
+        for run in range(runs):
+            on_diagonal[ngl + run_j[run] - run_i[run]] = -1
+        if runs == 0:
+            continue
+        # step 4: the best chain of runs across gaps of at most `gap` tokens in both texts
+        for run in range(runs):
+            i = run_i[run]
+            j = run_j[run]
+            best = 0
+            before = -1
+            for skipped in range(gap + 1):
+                e = i - skipped
+                if e < 0:
+                    break
+                other = ending_first[e]
+                while other >= 0:
+                    right_gap = j - (run_j[other] + run_grams[other] + m - 1)
+                    if 0 <= right_gap <= gap and score[other] > best:
+                        best = score[other]
+                        before = other
+                    other = run_next[other]
+            score[run] = best + run_grams[run] + m - 1
+            previous[run] = before
+            e = i + run_grams[run] + m - 1
+            run_next[run] = -1
+            if ending_first[e] < 0:
+                ending_first[e] = run
+            else:
+                run_next[ending_last[e]] = run
+            ending_last[e] = run
+        last = 0
+        for run in range(1, runs):
+            if score[run] > score[last]:
+                last = run
+        for run in range(runs):
+            ending_first[run_i[run] + run_grams[run] + m - 1] = -1
+        first = last
+        while previous[first] >= 0:
+            first = previous[first]
+        # step 5: token range -> characters
+        out[0, k] = starts[l_off + run_i[first]]
+        out[1, k] = ends[l_off + run_i[last] + run_grams[last] + m - 2]
+        out[2, k] = starts[r_off + run_j[first]]
+        out[3, k] = ends[r_off + run_j[last] + run_grams[last] + m - 2]
 
 
 #: The span columns of ``links.parquet``: where a contained link's shared passage lies in each text.
@@ -230,8 +668,7 @@ def with_spans(links: pl.DataFrame, contained: pl.DataFrame, texts: list[pl.Data
     # one Python string per paragraph, shared by every pair it is an end of
     text_of = dict(pl.concat([pl.DataFrame(schema={"paragraph_id": pl.String, "text": pl.String}), *texts])
                    .unique("paragraph_id", keep="first").iter_rows())
-    # links come sorted by left_id: the pairs of one quoted paragraph are consecutive, as
-    # passage_spans' small cache of tokenized texts wants them
+    # each distinct text of a batch of pairs is tokenized once, in whatever order the pairs come
     arrays = passage_spans([text_of.get(i) for i in contained["left_id"].to_list()],
                            [text_of.get(i) for i in contained["right_id"].to_list()], n=n)
     del text_of
