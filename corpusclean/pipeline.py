@@ -38,7 +38,7 @@ from .errors import UsageError
 from .executors.local import default_workers, run_shards
 from .readers.discover import discover
 from .schema import DOCUMENTS, ERRORS, FINAL_PARAGRAPHS, FINAL_REMOVED, frame
-from .shards import finished, plan_shards, read_shard
+from .shards import drop_pieces, finished, merge_pieces, plan_shards, read_shard
 from .writers.parquet import TableWriter, write_json, write_table
 
 #: ``[dedup]`` keys that decide what a fingerprint is; an earlier output must share them.
@@ -124,18 +124,36 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
     clock = time.perf_counter()
     run_config = config.section("run")
     shards = plan_shards(files, run_config["shard_files"], context.config_hash,
-                         shard_bytes=int(run_config["shard_mb"] * 1_000_000))
+                         shard_bytes=int(run_config["shard_mb"] * 1_000_000), input_config=config.section("input"))
     done_before = finished(shards_dir)
-    todo = [shard for shard in shards if shard.name not in done_before]
-    files_done = sum(len(shard.files) for shard in shards if shard.name in done_before)
+    # the units of work: shards, and the pieces of the shards of large JSONL files (merged at the end)
+    todo = [unit for shard in shards if shard.name not in done_before
+            for unit in (shard.pieces or (shard,)) if unit.name not in done_before]
+    # a file cut into pieces is done when the last of its pieces is
+    pieces_left = Counter({shard.files[0].source_path: len(shard.pieces) for shard in shards
+                           if shard.pieces and shard.name not in done_before})
+    files_done = 0
     bytes_done = 0  # of this run's work, for the MB/s of the progress display
+
+    def count_done(unit) -> None:
+        nonlocal files_done
+        if unit.files[0].piece is None:
+            files_done += len(unit.files)
+        else:
+            pieces_left[unit.files[0].source_path] -= 1
+            files_done += not pieces_left[unit.files[0].source_path]
+
+    for shard in shards:
+        for unit in (shard,) if shard.name in done_before else shard.pieces:
+            if unit.name in done_before:
+                count_done(unit)
     if on_progress:
         on_progress("clean", files_done, len(files), bytes_done)
 
-    def advance(shard) -> None:
-        nonlocal files_done, bytes_done
-        files_done += len(shard.files)
-        bytes_done += shard.bytes
+    def advance(unit) -> None:
+        nonlocal bytes_done
+        count_done(unit)
+        bytes_done += unit.bytes
         if on_progress:
             on_progress("clean", files_done, len(files), bytes_done)
 
@@ -146,6 +164,12 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
         run_shards_ray(todo, context.to_json(), shards_dir, address=address, num_cpus=workers, on_done=advance)
     else:
         raise UsageError(f"unknown engine {engine!r}: use local or ray")
+    for shard in shards:
+        if shard.pieces:
+            if shard.name in done_before:
+                drop_pieces(shard, shards_dir)  # left by a run killed right after merging them
+            else:
+                merge_pieces(shard, shards_dir)
     record = {
         "version": __version__,
         "inputs": [str(path) for path in inputs],
@@ -157,7 +181,10 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
         "files": len(files),
         "discovery_problems": len(problems),
         "shards": [shard.name for shard in shards],
-        "shards_resumed": len(shards) - len(todo),
+        "shards_resumed": sum(shard.name in done_before for shard in shards),
+        "pieces": sum(len(shard.pieces) for shard in shards),
+        "pieces_resumed": sum(piece.name in done_before or shard.name in done_before
+                              for shard in shards for piece in shard.pieces),
         "timings_seconds": {"discover": round(discover_seconds, 4),
                             "clean": round(time.perf_counter() - clock, 4),
                             "phase_a_total": round(time.perf_counter() - started, 4)},

@@ -8,17 +8,32 @@ starts them anew. A worker writes a shard's four tables into a hidden temporary 
 folder into place, which is atomic: a shard folder either holds all its tables or does not exist, so a
 run killed at any moment (even ``kill -9``) leaves only whole shards to resume from.
 
+A JSONL file (``.jsonl``, ``.ndjson``, also gzipped) of more than ``run.shard_mb`` megabytes of JSONL
+is a shard of its own made of *pieces*: line ranges planned by
+:func:`~corpusclean.readers.records.jsonl_pieces`, each processed by any worker as a shard of its own
+(``shard-…-<hash>.piece-003-<hash>``, named by the shard and the piece's line range), so that one big
+file keeps every worker busy and a worker holds one piece's rows, not the file's. When all its pieces
+are done, :func:`merge_pieces` joins their tables, streaming, into the shard's folder, which is then
+exactly what processing the file whole would have written (ids and offsets are those of the whole file
+anyway), and phase B sees the same shards as without pieces. (It must: phase B writes the ``removed``
+rows of each shard in document-id order, so a file left in pieces would give the same rows in another
+order.) A file-level failure (unreadable, too large, bad gzip, binary) leaves the file uncut, so it is
+reported once.
+
 Layout::
 
-    OUT/_work/shards/shard-00000-<hash>/{documents,paragraphs,removed,errors}.parquet
+    OUT/_work/shards/shard-00000-<hash>/{documents,paragraphs,removed,errors,fingerprints}.parquet
+    OUT/_work/shards/shard-00001-<hash>.piece-000-<hash>/...   (until the pieces are merged)
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import xxhash
@@ -26,6 +41,7 @@ import xxhash
 from .clean import Rows, clean_files, context_from_json
 from .dedup.fingerprints import fingerprint_table
 from .readers.discover import InputFile
+from .readers.records import is_jsonl_name, jsonl_pieces
 from .schema import DOCUMENTS, ERRORS, PARAGRAPHS, REMOVED, frame
 
 PHASE_A_TABLES = {"documents": DOCUMENTS, "paragraphs": PARAGRAPHS, "removed": REMOVED, "errors": ERRORS}
@@ -40,12 +56,17 @@ SORT_KEYS = {
 @dataclass(frozen=True)
 class Shard:
     """Files ``files`` processed together; ``name`` is stable for the same files and config;
-    ``bytes`` is their size when the shard was planned (for progress rates)."""
+    ``bytes`` is their size when the shard was planned (for progress rates).
+
+    A shard of one large JSONL file has ``pieces``: shards of one :class:`Piece` of it each
+    (``files[0].piece``), processed apart and merged into this shard. Indexes are unique in a plan:
+    shards are numbered in order, then the pieces after them."""
 
     index: int
     files: tuple[InputFile, ...]
     name: str
     bytes: int = 0
+    pieces: tuple["Shard", ...] = ()
 
 
 def _file_size(file: InputFile) -> int:
@@ -56,30 +77,61 @@ def _file_size(file: InputFile) -> int:
 
 
 def plan_shards(files: list[InputFile], shard_files: int, config_hash: str,
-                shard_bytes: int | None = None) -> list[Shard]:
+                shard_bytes: int | None = None, input_config: dict[str, Any] | None = None) -> list[Shard]:
     """Cut sorted ``files`` into shards of at most ``shard_files`` files and ``shard_bytes`` bytes.
 
     Why bytes too: a shard costs a fixed overhead in phase A and phase B (a few table writes and
     reads), so 64 files of 6 KB made shards too small to pay for it, while 64 pages of 1 MB would
     hold a worker's memory longer than needed. The plan depends only on the files and the config, so
     a rerun finds the same shard names.
+
+    With ``input_config`` (the ``[input]`` section) and ``shard_bytes``, a JSONL file of more than
+    ``shard_bytes`` of JSONL is a shard of its own with pieces of about ``shard_bytes`` each (see the
+    module docstring); a gzipped one is decompressed once for that, in threads when there are several.
     """
+    split = _plan_pieces(files, input_config, shard_bytes) if input_config is not None and shard_bytes else {}
     chunks: list[list[InputFile]] = []
     sizes: list[int] = []
+    alone = False  # the last chunk is a file cut into pieces
     for file in files:
         size = _file_size(file)
-        if not chunks or len(chunks[-1]) >= shard_files or (shard_bytes and sizes[-1] + size > shard_bytes):
+        cut = file.source_path in split
+        if (not chunks or alone or cut or len(chunks[-1]) >= shard_files
+                or (shard_bytes and sizes[-1] + size > shard_bytes)):
             chunks.append([])
             sizes.append(0)
         chunks[-1].append(file)
         sizes[-1] += size
+        alone = cut
     shards = []
+    piece_index = len(chunks)
     for index, (chunk, size) in enumerate(zip(chunks, sizes)):
         digest = xxhash.xxh64(config_hash.encode())
         for file in chunk:
             digest.update(file.source_path.encode() + b"\0" + str(file.path).encode() + b"\0")
-        shards.append(Shard(index, tuple(chunk), f"shard-{index:05d}-{digest.hexdigest()[:12]}", size))
+        name = f"shard-{index:05d}-{digest.hexdigest()[:12]}"
+        pieces = []
+        for piece in split.get(chunk[0].source_path, ()) if len(chunk) == 1 else ():
+            piece_digest = xxhash.xxh64(f"{name}#{piece.start}-{piece.end}".encode()).hexdigest()[:12]
+            share = size * (piece.end - piece.start) // split[chunk[0].source_path][-1].end
+            pieces.append(Shard(piece_index, (replace(chunk[0], piece=piece),),
+                                f"{name}.piece-{piece.index:03d}-{piece_digest}", share))
+            piece_index += 1
+        shards.append(Shard(index, tuple(chunk), name, size, tuple(pieces)))
     return shards
+
+
+def _plan_pieces(files: list[InputFile], input_config: dict[str, Any], shard_bytes: int) -> dict[str, list]:
+    """The pieces of every JSONL file among ``files`` that is cut, by source path."""
+    candidates = [file for file in files if is_jsonl_name(file.source_path) and _file_size(file) > shard_bytes // 4]
+    if not candidates:
+        return {}
+    if len(candidates) == 1:
+        planned = [jsonl_pieces(candidates[0], input_config, shard_bytes)]
+    else:  # zlib lets go of the GIL while it decompresses
+        with ThreadPoolExecutor(max_workers=min(len(candidates), os.cpu_count() or 1)) as threads:
+            planned = list(threads.map(lambda file: jsonl_pieces(file, input_config, shard_bytes), candidates))
+    return {file.source_path: pieces for file, pieces in zip(candidates, planned) if pieces}
 
 
 def rows_to_tables(rows: Rows) -> dict[str, pl.DataFrame]:
@@ -114,6 +166,34 @@ def process_shard(shard: Shard, context_json: str, shards_dir: str) -> tuple[int
     tables["fingerprints"] = fingerprint_table(tables["paragraphs"], context.config.section("dedup"), context.bands)
     write_shard(tables, Path(shards_dir), shard.name)
     return shard.index, len(shard.files)
+
+
+def merge_pieces(shard: Shard, shards_dir: Path) -> None:
+    """Join the finished pieces of ``shard`` into its folder (atomically, as :func:`write_shard`) and
+    remove them. The pieces are in line order and each piece's tables are sorted, so their
+    concatenation is sorted as the tables of the whole file would be, except ``removed`` (by document
+    id), which is sorted again; the tables stream from file to file, never whole in memory."""
+    final = shards_dir / shard.name
+    temporary = shards_dir / f".{shard.name}.{os.getpid()}.tmp"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    for table in (*PHASE_A_TABLES, "fingerprints"):
+        scan = pl.scan_parquet([shards_dir / piece.name / f"{table}.parquet" for piece in shard.pieces])
+        if table == "removed":
+            scan = scan.sort(SORT_KEYS[table], nulls_last=False, maintain_order=True)
+        scan.sink_parquet(temporary / f"{table}.parquet", compression="lz4")
+    try:
+        os.rename(temporary, final)
+    except OSError:  # another process merged them first: keep its copy
+        shutil.rmtree(temporary, ignore_errors=True)
+    drop_pieces(shard, shards_dir)
+
+
+def drop_pieces(shard: Shard, shards_dir: Path) -> None:
+    """Remove the piece folders of ``shard``: merged, left by a run killed right after merging them,
+    or planned for an earlier version of the file (other line ranges)."""
+    for folder in shards_dir.glob(f"{shard.name}.piece-*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def finished(shards_dir: Path) -> set[str]:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 import polars as pl
 import pytest
@@ -24,6 +28,24 @@ def corpusclean(*args: str, cwd: Path = REPO, timeout: float = 300, **kwargs) ->
     """Run the real command line, ``python -m corpusclean ARGS``, in a subprocess."""
     return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, **kwargs)
+
+
+def kill_when(command: list[str], ready: Callable[[], bool], timeout: float = 120) -> subprocess.Popen:
+    """Start ``command`` (in ``REPO``, its own process group) and SIGKILL the group as soon as
+    ``ready()`` holds: a real ``kill -9`` at a chosen point of a run. Fails if the run ends first."""
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if ready():
+                break
+            time.sleep(0.005)
+        assert process.poll() is None, "the run finished before it could be killed: make it longer"
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    return process
 
 
 def read_tables(out: Path) -> dict[str, pl.DataFrame]:

@@ -28,7 +28,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import REPO, corpusclean
+from tests.conftest import REPO, corpusclean, kill_when
 
 TABLES = ("documents", "paragraphs", "removed", "links", "errors")
 RUSSIAN = (
@@ -404,19 +404,9 @@ def test_sigkill_in_phase_a_then_resume_gives_identical_tables(many_pages, unint
     out = tmp_path / "out"
     command = [sys.executable, "-m", "corpusclean", "run", str(root), "-o", str(out), "-c", str(config),
                "--workers", "2", "-q"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
     shards = out / "_work" / "shards"
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if shards.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in shards.iterdir()):
-                break
-            time.sleep(0.005)
-        assert process.poll() is None, "the run finished before it could be killed: make it longer"
-        os.killpg(process.pid, signal.SIGKILL)
-    finally:
-        process.wait(timeout=60)
+    process = kill_when(command, lambda: shards.is_dir() and any(
+        p.is_dir() and not p.name.startswith(".") for p in shards.iterdir()))
     assert process.returncode == -signal.SIGKILL
     done = [p for p in shards.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert 0 < len(done) < 40, len(done)

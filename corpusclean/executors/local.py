@@ -5,6 +5,9 @@ LSH band shape; rule packs compile once per process, not per file), processes a 
 writes its tables itself, so rows never travel back through the parent and memory stays bounded by
 the shard, not the corpus.
 Shards finish in any order; phase B sorts, so the output does not depend on the worker count.
+The pieces of a large JSONL file come as shards too (:mod:`corpusclean.shards`), submitted in line
+order, so each worker gets its pieces of one file in increasing order and, for a gzipped file, goes on
+decompressing the stream it left open instead of starting again (:mod:`corpusclean.readers.records`).
 
 Workers are *spawned*, not forked: the parent has used polars (and numba) threads by then, and a
 forked child can inherit a lock held by a thread that does not exist in it and hang for ever (polars

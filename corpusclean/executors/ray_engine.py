@@ -1,10 +1,10 @@
 """Ray executor: the same phase-A shards as the local executor, run as a Ray Data ``map_batches``.
 
-Each Ray task receives shard descriptions (plain strings, cheap to ship), runs
-:func:`corpusclean.shards.process_shard` — the very function the local process pool runs — and returns
-one summary row per shard. Shard tables are written by the workers under ``OUT/_work/shards``, so on a
-cluster ``OUT`` must be on storage every node sees (NFS or similar); phase B then reads those files on
-the driver. Resumption works as locally: shards already finished are not submitted.
+Each Ray task receives shard descriptions (plain strings, cheap to ship; a piece of a large JSONL
+file as its line range), runs :func:`corpusclean.shards.process_shard` — the very function the local
+process pool runs — and returns one summary row per shard. Shard tables are written by the workers
+under ``OUT/_work/shards``, so on a cluster ``OUT`` must be on storage every node sees (NFS or
+similar); phase B then reads those files on the driver. Resumption works as locally: shards already finished are not submitted.
 
 When this run started its Ray job itself, a worker process settles before its first shard, as in the
 local pool (:func:`corpusclean.executors.local.settle_worker`); in a job of the caller's, the workers
@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import astuple
 from pathlib import Path
 from typing import Callable
 
 from ..errors import UsageError
-from ..readers.discover import InputFile
+from ..readers.discover import InputFile, Piece
 from ..shards import Shard, process_shard
 from .local import settle_worker
 
@@ -36,7 +37,13 @@ def _describe(shard: Shard) -> dict[str, object]:
     return {"index": shard.index, "name": shard.name,
             "paths": [str(f.path) for f in shard.files],
             "source_paths": [f.source_path for f in shard.files],
-            "folder_outlets": [f.folder_outlet or "" for f in shard.files]}
+            "folder_outlets": [f.folder_outlet or "" for f in shard.files],
+            # a JSONL piece as "index,count,start,end,file_bytes" ("" for a whole file): plain strings
+            "pieces": [",".join(map(str, astuple(f.piece))) if f.piece else "" for f in shard.files]}
+
+
+def _piece(text: str) -> Piece | None:
+    return Piece(*map(int, text.split(","))) if text else None
 
 
 def _process_batch(batch: dict, context_json: str, shards_dir: str, settle: bool) -> dict[str, list]:
@@ -45,8 +52,8 @@ def _process_batch(batch: dict, context_json: str, shards_dir: str, settle: bool
         _SETTLED.add(context_json)
     indexes, counts = [], []
     for i in range(len(batch["index"])):
-        files = tuple(InputFile(Path(path), source, outlet or None) for path, source, outlet in
-                      zip(batch["paths"][i], batch["source_paths"][i], batch["folder_outlets"][i]))
+        files = tuple(InputFile(Path(path), source, outlet or None, _piece(str(piece))) for path, source, outlet, piece
+                      in zip(batch["paths"][i], batch["source_paths"][i], batch["folder_outlets"][i], batch["pieces"][i]))
         index, done = process_shard(Shard(int(batch["index"][i]), files, str(batch["name"][i])), context_json, shards_dir)
         indexes.append(index)
         counts.append(done)

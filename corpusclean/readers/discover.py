@@ -20,6 +20,24 @@ from ..errors import UsageError
 
 
 @dataclass(frozen=True)
+class Piece:
+    """A line range of a large JSONL file, read apart from the rest (see :mod:`corpusclean.shards`).
+
+    Attributes:
+        index: which piece of the file, from 0; ``count`` pieces in all.
+        start: offset of the piece's first line in the JSONL (decompressed, for ``.jsonl.gz``).
+        end: offset just past its last line (a line start, or the end of the JSONL).
+        file_bytes: the file's size on disk when the pieces were planned (a change means a reread).
+    """
+
+    index: int
+    count: int
+    start: int
+    end: int
+    file_bytes: int
+
+
+@dataclass(frozen=True)
 class InputFile:
     """One file to read.
 
@@ -27,11 +45,13 @@ class InputFile:
         path: where to read it.
         source_path: stable display path, the provenance recorded in every output row.
         folder_outlet: the first folder below the input directory (``raw/<outlet>/…``), if any.
+        piece: when set, only this line range of the file (a large JSONL cut by the shard planner).
     """
 
     path: Path
     source_path: str
     folder_outlet: str | None
+    piece: Piece | None = None
 
 
 @dataclass(frozen=True)

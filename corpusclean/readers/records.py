@@ -7,21 +7,31 @@ NUL-laden bytes are refused, HTML is told from text by its tags, and a JSONL fil
 ``.ndjson``, also gzipped) yields one record per line. Each record carries a stable ``doc_id`` (xxh64
 of source path and record offset) and the xxh64 of its raw bytes, so any output row can be traced to
 the exact bytes it came from.
+
+A large JSONL file is read in pieces (:class:`~corpusclean.readers.discover.Piece`, planned by
+:func:`jsonl_pieces`): line ranges that different workers read apart, each yielding exactly the items
+that reading the whole file yields for the lines of its range, with the same offsets and ids. A plain
+file's piece is a seek and a read of its byte range; a gzipped one is decompressed from the start of
+the stream up to the end of the range (a worker keeps its stream open for its next, later piece of the
+same file, so a worker decompresses the file about once however many pieces it reads).
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import json
+import os
 import re
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import xxhash
 
 from ..errors import InputError
 from .decode import decode_bytes, declared_charset
-from .discover import InputFile
+from .discover import InputFile, Piece
 
 _BINARY_MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "PNG image"),
@@ -80,7 +90,13 @@ def make_doc_id(source_path: str, record_offset: int) -> str:
 
 
 def read_records(file: InputFile, input_config: dict[str, Any]) -> Iterator[Record | RecordError]:
-    """Yield the records of one file, or the errors that stopped them; never raises for bad input."""
+    """Yield the records of one file, or the errors that stopped them; never raises for bad input.
+
+    For a :class:`Piece` of a JSONL file (``file.piece``), only the items of the lines in its range."""
+    if file.piece is not None:
+        yield from _piece_records(file, input_config)
+        return
+
     def failure(error: InputError, offset: int = 0) -> RecordError:
         return RecordError(make_doc_id(file.source_path, offset), file.source_path, offset,
                            error.stage, error.error_type, error.message)
@@ -229,8 +245,9 @@ def _make_record(file: InputFile, offset: int, data: bytes, kind: str, container
     )
 
 
-def _jsonl_records(file: InputFile, data: bytes, container: str,
-                   input_config: dict[str, Any]) -> Iterator[Record | RecordError]:
+def _jsonl_records(file: InputFile, data: bytes, container: str, input_config: dict[str, Any],
+                   base: int = 0) -> Iterator[Record | RecordError]:
+    """The records of the JSONL lines in ``data``, which starts at offset ``base`` of the file's JSONL."""
     text_field = input_config["jsonl_text_field"]
     html_field = input_config["jsonl_html_field"]
     hint_fields = {
@@ -239,7 +256,7 @@ def _jsonl_records(file: InputFile, data: bytes, container: str,
         "date": input_config["jsonl_date_field"],
         "outlet": input_config["jsonl_outlet_field"],
     }
-    offset = 0
+    offset = base
     for line in data.splitlines(keepends=True):
         line_offset, offset = offset, offset + len(line)
         if not line.strip():
@@ -283,3 +300,289 @@ def _valid_text(value: str) -> str:
     except UnicodeEncodeError:
         return _SURROGATE.sub("\ufffd", value)
 
+
+
+# --------------------------------------------------------------------------- large JSONL files, in pieces
+
+_GZIP_IN_CHUNK = 1 << 20  # compressed bytes read at a time
+_GZIP_OUT_CHUNK = 1 << 20  # decompressed bytes made at a time: a gzip bomb never fills memory
+_CUT_GRID = 1 << 16  # where a gzipped JSONL may be cut: the first line start after every 64 KiB (or less)
+_SCAN_CHUNK = 1 << 16  # bytes read at a time looking for a line start in a plain JSONL
+_LF = 0x0A
+
+
+class _Changed(Exception):
+    """The file no longer is what its pieces were planned on (its size changed, it ends early)."""
+
+
+def is_jsonl_name(source_path: str) -> bool:
+    """Whether ``source_path`` names a JSONL file (``.jsonl``, ``.ndjson``, also gzipped)."""
+    return source_path.lower().removesuffix(".gz").endswith(_JSONL_SUFFIXES)
+
+
+def jsonl_pieces(file: InputFile, input_config: dict[str, Any], piece_bytes: int) -> list[Piece] | None:
+    """The pieces to read a large JSONL file in, or None to read it whole as any other file.
+
+    Pieces hold about ``piece_bytes`` of JSONL each (at most that plus the rest of the line the cut
+    falls in, plus up to 64 KiB for gzip, whose cuts are the first line starts after multiples of
+    64 KiB) and are cut at line starts, as :meth:`bytes.splitlines` cuts lines.
+    A file is cut only when reading it whole would yield its lines: readable, at most
+    ``input.max_file_bytes`` on disk, not a WARC, its head sniffed as JSONL (not empty, binary or
+    UTF-16/32), and, when gzipped, a stream that decompresses whole within
+    ``input.max_decompressed_bytes`` (checked here, decompressing once, streaming, in bounded memory).
+    Every file-level failure is thus left to the whole-file reading and reported once, as before.
+
+    A plain file is not read here beyond its head and a few KiB at each cut. A gzipped one is
+    considered when it is larger than a quarter of ``piece_bytes`` on disk and either larger than
+    ``piece_bytes`` or its gzip trailer gives a larger size (the trailer holds the size of the last
+    gzip member only, so a small multi-member file with a small last member is read whole).
+    """
+    if not piece_bytes or piece_bytes <= 0 or not is_jsonl_name(file.source_path):
+        return None
+    from .warc import is_warc  # here: warc builds on this module's records
+
+    try:
+        with file.path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size <= piece_bytes // 4 or size > input_config["max_file_bytes"]:
+                return None
+            head = handle.read(_HEAD_BYTES)
+            if is_warc(head):
+                return None
+            if head.startswith(_GZIP_MAGIC):
+                return _plan_gzip(handle, size, file.source_path, input_config, piece_bytes)
+            if size <= piece_bytes or not _splittable_head(head, file.source_path):
+                return None
+            return _cut(size, piece_bytes, size, lambda target: _line_start_from(handle, target, size))
+    except Exception:  # noqa: BLE001 - unreadable, refused, or a bug: reading the file whole is always right
+        return None
+
+
+def _plan_gzip(handle: BinaryIO, size: int, source_path: str, input_config: dict[str, Any],
+               piece_bytes: int) -> list[Piece] | None:
+    if size <= piece_bytes:
+        handle.seek(size - 4)
+        if int.from_bytes(handle.read(4), "little") <= piece_bytes:
+            return None
+    handle.seek(0)
+    starts = _LineStarts(step=max(1, min(_CUT_GRID, piece_bytes // 16)))
+    head = b""
+    for chunk in _gunzip_stream(handle, input_config["max_decompressed_bytes"]):
+        if len(head) < _HEAD_BYTES:
+            head += chunk[:_HEAD_BYTES - len(head)]
+            if len(head) == _HEAD_BYTES and not _splittable_head(head, source_path):
+                return None
+        starts.feed(chunk)
+    total = starts.pos
+    if total <= piece_bytes or not _splittable_head(head, source_path):
+        return None
+    found = starts.found
+
+    def line_start_from(target: int) -> int:
+        index = bisect.bisect_left(found, target)
+        return found[index] if index < len(found) else total
+
+    return _cut(total, piece_bytes, size, line_start_from)
+
+
+def _splittable_head(head: bytes, source_path: str) -> bool:
+    """Whether a file starting with ``head`` is read as JSONL lines (the checks of :func:`_sniff`,
+    which look at the start only, and a head that is not all white space)."""
+    if not head.strip() or _wide_unicode_head(head) is not None:
+        return False
+    try:
+        return _sniff(head, source_path) == "jsonl"
+    except InputError:
+        return False
+
+
+def _cut(total: int, piece_bytes: int, file_bytes: int, line_start_from) -> list[Piece] | None:
+    """``ceil(total / piece_bytes)`` pieces of ``total`` bytes of JSONL, each cut at
+    ``line_start_from(k * total // count)``; None when fewer than two remain (one long line)."""
+    count = -(-total // piece_bytes)
+    cuts = [0]
+    for k in range(1, count):
+        target = k * total // count
+        if cuts[-1] >= target:  # no line starts between the previous target and that cut
+            continue
+        cut = line_start_from(target)
+        if cut < total:
+            cuts.append(cut)
+    if len(cuts) < 2:
+        return None
+    ends = [*cuts[1:], total]
+    return [Piece(index, len(cuts), start, end, file_bytes) for index, (start, end) in enumerate(zip(cuts, ends))]
+
+
+def _line_start_from(handle: BinaryIO, target: int, size: int) -> int:
+    """The first line start at or after ``target`` (at least 1) of the plain file ``handle``, or ``size``."""
+    handle.seek(target - 1)
+    starts = _LineStarts(origin=target - 1, first=target)
+    while not starts.found:
+        chunk = handle.read(_SCAN_CHUNK)
+        if not chunk:
+            return size
+        starts.feed(chunk)
+    return starts.found[0]
+
+
+class _LineStarts:
+    """Line starts in bytes fed in order: the first at or after ``first`` (default ``step``) and, when
+    ``step`` is set, the first at or after each later multiple of ``step``. Lines are those of
+    :meth:`bytes.splitlines`: one starts after ``\\n``, after ``\\r\\n`` and after a ``\\r`` that is not
+    followed by ``\\n``. ``pos`` is the offset after the bytes fed so far (from ``origin``)."""
+
+    def __init__(self, step: int | None = None, origin: int = 0, first: int | None = None) -> None:
+        self.step = step
+        self.pos = origin
+        self.target: int | None = first if first is not None else step
+        self.found: list[int] = []
+        self._cr = False  # the search stopped at a \r ending the last chunk: the next byte decides
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        base = self.pos
+        self.pos += len(chunk)
+        if self._cr:
+            self._cr = False
+            self._found(base + (chunk[0] == _LF))
+        while self.target is not None and self.target - 1 < self.pos:
+            at = max(self.target - 1 - base, 0)  # the line start is after a terminator at target-1 or later
+            lf = chunk.find(b"\n", at)
+            cr = chunk.find(b"\r", at, lf if lf >= 0 else len(chunk))
+            if cr >= 0:
+                if cr + 1 == len(chunk):
+                    self._cr = True
+                    return
+                self._found(base + cr + 1 + (chunk[cr + 1] == _LF))
+            elif lf >= 0:
+                self._found(base + lf + 1)
+            else:
+                return
+
+    def _found(self, start: int) -> None:
+        self.found.append(start)
+        self.target = (start // self.step + 1) * self.step if self.step else None
+
+
+def _gunzip_stream(handle: BinaryIO, limit: int) -> Iterator[bytes]:
+    """The decompressed bytes of the gzip file ``handle`` (from its position), chunk by chunk, refused
+    as :func:`_gunzip` refuses them: corrupt, truncated, or decompressing past ``limit``."""
+    data = handle.read(_GZIP_IN_CHUNK)
+    total = 0
+    while data:  # a gzip member starts here
+        decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        while True:
+            try:
+                out = decompressor.decompress(data, _GZIP_OUT_CHUNK)
+            except zlib.error as exc:
+                raise InputError("read", "corrupt_gzip", f"gzip data is corrupt: {exc}") from None
+            total += len(out)
+            if total > limit:
+                raise InputError("read", "decompression_limit",
+                                 f"decompresses past input.max_decompressed_bytes ({limit} bytes): refused as a gzip bomb")
+            if out:
+                yield out
+            if decompressor.eof:
+                data = decompressor.unused_data or handle.read(_GZIP_IN_CHUNK)
+                break
+            data = decompressor.unconsumed_tail
+            if not data and len(out) < _GZIP_OUT_CHUNK:  # a full chunk may leave output pending: ask again
+                data = handle.read(_GZIP_IN_CHUNK)
+                if not data:
+                    raise InputError("read", "truncated_gzip", "gzip stream ends early (truncated archive)")
+
+
+class _GzipCursor:
+    """A gzipped JSONL this process is decompressing, positioned after the last piece read from it."""
+
+    def __init__(self, key: tuple, handle: BinaryIO, limit: int) -> None:
+        self.key = key
+        self.handle = handle
+        self.chunks = _gunzip_stream(handle, limit)
+        self.pos = 0  # offset in the JSONL of ``rest``
+        self.rest = b""  # decompressed bytes not yet passed
+
+    def read(self, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the JSONL; ``start`` must not be before ``pos``."""
+        parts = []
+        pos, chunk = self.pos, self.rest
+        while True:
+            chunk_end = pos + len(chunk)
+            if chunk_end > start:
+                low = max(start - pos, 0)
+                if chunk_end >= end:
+                    parts.append(chunk[low:end - pos])
+                    self.pos, self.rest = end, chunk[end - pos:]
+                    return b"".join(parts)
+                parts.append(chunk[low:] if low else chunk)
+            pos = chunk_end
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                raise _Changed("the JSONL ends before the piece does")
+
+    def close(self) -> None:
+        self.chunks.close()
+        self.handle.close()
+
+
+_cursor: _GzipCursor | None = None  # this process's open gzip stream (one: pieces come in order)
+
+
+def _drop_cursor() -> None:
+    global _cursor
+    if _cursor is not None:
+        _cursor.close()
+        _cursor = None
+
+
+def _read_piece(file: InputFile, piece: Piece, input_config: dict[str, Any]) -> bytes:
+    """The JSONL bytes of ``piece``, read as planned; raises when the file changed since."""
+    global _cursor
+    handle = file.path.open("rb")
+    try:
+        stat = os.fstat(handle.fileno())
+        if stat.st_size != piece.file_bytes:
+            raise _Changed("the file's size changed since its pieces were planned")
+        if handle.read(2) != _GZIP_MAGIC:
+            handle.seek(piece.start)
+            data = handle.read(piece.end - piece.start)
+            if len(data) != piece.end - piece.start:
+                raise _Changed("the file ends before the piece does")
+            return data
+        limit = input_config["max_decompressed_bytes"]
+        key = (str(file.path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, limit)
+        if _cursor is None or _cursor.key != key or _cursor.pos > piece.start:
+            _drop_cursor()
+            handle.seek(0)
+            _cursor, handle = _GzipCursor(key, handle, limit), None  # the cursor owns the handle now
+        try:
+            data = _cursor.read(piece.start, piece.end)
+        except BaseException:
+            _drop_cursor()
+            raise
+        if piece.index == piece.count - 1:
+            _drop_cursor()
+        return data
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _piece_records(file: InputFile, input_config: dict[str, Any]) -> Iterator[Record | RecordError]:
+    """The items of the lines of ``file.piece``: those that reading the whole file yields for them."""
+    piece = file.piece
+    try:
+        data = _read_piece(file, piece, input_config)
+    except Exception:  # noqa: BLE001 - changed or unreadable since planned (or a bug): the whole-file path decides
+        data = None
+    if data is not None:
+        yield from _jsonl_records(file, data, "jsonl", input_config, base=piece.start)
+        return
+    # Not as planned (changed or unreadable since): read the file whole, as any other, and keep the
+    # items of this piece's range; a file-level error (offset 0) is the first piece's, so it is reported once.
+    end = piece.end if piece.index < piece.count - 1 else float("inf")
+    for item in read_records(dataclasses.replace(file, piece=None), input_config):
+        if piece.start <= item.record_offset < end:
+            yield item
