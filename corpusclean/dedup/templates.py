@@ -71,10 +71,9 @@ def template_rows(meta: pl.DataFrame, min_docs: int = 3, min_context_share: floa
     schema = {"row": meta.schema["row"], **EVIDENCE, "template_round": pl.Int32}
     paragraphs = meta.filter(pl.col("n_words") > 0).select("row", "_doc", "para_idx", "is_title", "n_words",
                                                            "outlet", "_page", "_group")
-    by_group = paragraphs.filter(~pl.col("is_title")).group_by("_group").agg(
-        pl.col("_page").n_unique().alias("pages"),
-        pl.col("outlet").filter(pl.col("outlet") != "").n_unique().alias("outlets"))
-    candidates = by_group.filter(_often_enough(min_docs, min_docs_per_outlet))["_group"]
+    # a group in fewer than min_docs rows is in fewer pages: never a candidate, and most groups are one row
+    repeated = paragraphs.filter(~pl.col("is_title") & (pl.len().over("_group") >= min_docs))
+    candidates = _spread(repeated).filter(_often_enough(min_docs, min_docs_per_outlet))["_group"]
     if candidates.is_empty():
         return pl.DataFrame(schema=schema)
     # only documents holding a candidate matter: their neighbours are the evidence
@@ -85,11 +84,8 @@ def template_rows(meta: pl.DataFrame, min_docs: int = 3, min_context_share: floa
         neighbours = paragraphs.with_columns(
             pl.col("_group").shift(1).over("_doc").fill_null(_START).alias("_before"),
             pl.col("_group").shift(-1).over("_doc").fill_null(_END).alias("_after"))
-        judged = (neighbours.filter(pl.col("_group").is_in(candidates.implode()) & ~pl.col("is_title"))
-                  .group_by("_group").agg(
-                      pl.col("_page").n_unique().alias("pages"),
-                      pl.struct("_before", "_after").n_unique().alias("contexts"),
-                      pl.col("outlet").filter(pl.col("outlet") != "").n_unique().alias("outlets")))
+        judged = _spread(neighbours.filter(pl.col("_group").is_in(candidates.implode()) & ~pl.col("is_title")),
+                         with_contexts=True)
         suspects = judged.filter(_chrome_like(min_docs, min_docs_per_outlet, min_context_share))
         if suspects.is_empty():
             break
@@ -106,6 +102,23 @@ def template_rows(meta: pl.DataFrame, min_docs: int = 3, min_context_share: floa
     if not found:
         return pl.DataFrame(schema=schema)
     return pl.concat(found).cast(schema).sort("row")
+
+
+def _spread(copies: pl.DataFrame, with_contexts: bool = False) -> pl.DataFrame:
+    """Per ``_group`` of ``copies``: distinct ``pages``, non-empty ``outlets`` and, with
+    ``with_contexts``, distinct (``_before``, ``_after``) ``contexts``.
+
+    Counted as unique rows, then rows per group: polars' ``n_unique`` aggregation over hundreds of
+    thousands of groups held 1.1 GiB more at 3x allsides-dev (``benchmarks/real_scale.py``).
+    """
+    def distinct(frame: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
+        return frame.select("_group", *columns).unique().group_by("_group").len(name=name)
+
+    spread = distinct(copies, ["_page"], "pages").join(
+        distinct(copies.filter(pl.col("outlet") != ""), ["outlet"], "outlets"), on="_group", how="left")
+    if with_contexts:
+        spread = spread.join(distinct(copies, ["_before", "_after"], "contexts"), on="_group")
+    return spread.with_columns(pl.col("outlets").fill_null(0))
 
 
 def _often_enough(min_docs: int, min_docs_per_outlet: float) -> pl.Expr:
@@ -135,7 +148,9 @@ def _contexts(neighbours: pl.DataFrame, suspects: pl.Series) -> pl.DataFrame:
     others = neighbours.filter(~is_suspect).select("_doc", pl.col("_group").alias("_story"), "n_words")
     shared = copies.select("_copy", "_group", "_doc").join(others, on="_doc")
     # a passage is shared when it stands in two or more of the group's pages
-    shared = shared.filter(pl.col("_doc").n_unique().over("_group", "_story") >= 2)
+    in_two = (shared.select("_group", "_story", "_doc").unique().group_by("_group", "_story").len()
+              .filter(pl.col("len") >= 2).drop("len"))
+    shared = shared.join(in_two, on=["_group", "_story"])
     with_story = (shared.group_by("_copy", "_doc").agg(pl.col("n_words").sum().alias("_shared"))
                   .join(words, on="_doc").filter(pl.col("_shared") >= STORY_SHARE * pl.col("_words")))
     shared = shared.join(with_story.select("_copy"), on="_copy")
