@@ -17,10 +17,12 @@ Definitions, over the corpus:
   under those two relations. Paragraphs already judged templates are skipped as neighbours; a
   neighbour that recurs nowhere is a value of its own; the start and the end of a page are one value
   each (a story's last paragraph, reprinted, ends its page every time);
-* **pages** are counted by content (one page crawled three times is one page), **outlets** by name.
+* **pages** are counted by content (one page crawled three times is one page), **outlets** by name;
+  a group's **stories** are its copies joined by the story relation alone (the versions of one
+  story, re-crawled or updated, are one story).
 
 A group is a template when it sits in at least ``min_docs`` pages, in at least ``min_docs`` distinct
-contexts that make at least ``min_context_share`` of its pages, and in at least
+contexts that make at least ``min_context_share`` of its stories, and in at least
 ``min_docs_per_outlet`` pages per outlet on average. The last test keeps a passage quoted by many
 outlets once each (a statement reported everywhere) out of the chrome: chrome is furniture that
 one site, or a few, repeat. Judgment runs in rounds: a block of chrome lines that always stand together
@@ -86,7 +88,9 @@ def template_rows(meta: pl.DataFrame, min_docs: int = 3, min_context_share: floa
             pl.col("_group").shift(-1).over("_doc").fill_null(_END).alias("_after"))
         judged = _spread(neighbours.filter(pl.col("_group").is_in(candidates.implode()) & ~pl.col("is_title")),
                          with_contexts=True)
-        suspects = judged.filter(_chrome_like(min_docs, min_docs_per_outlet, min_context_share))
+        # neighbours alone: a page crawled as several versions repeats its neighbours, so the share
+        # test waits for the stories below
+        suspects = judged.filter(_often_enough(min_docs, min_docs_per_outlet) & (pl.col("contexts") >= min_docs))
         if suspects.is_empty():
             break
         chrome = suspects.drop("contexts").join(_contexts(neighbours, suspects["_group"]), on="_group").filter(
@@ -127,9 +131,9 @@ def _often_enough(min_docs: int, min_docs_per_outlet: float) -> pl.Expr:
 
 
 def _chrome_like(min_docs: int, min_docs_per_outlet: float, min_context_share: float) -> pl.Expr:
-    """The template test on columns ``pages``, ``outlets``, ``contexts``."""
+    """The template test on columns ``pages``, ``outlets``, ``contexts`` and ``stories``."""
     return (_often_enough(min_docs, min_docs_per_outlet) & (pl.col("contexts") >= min_docs)
-            & (pl.col("contexts") >= min_context_share * pl.col("pages")))
+            & (pl.col("contexts") >= min_context_share * pl.col("stories")))
 
 
 def _contexts(neighbours: pl.DataFrame, suspects: pl.Series) -> pl.DataFrame:
@@ -162,5 +166,8 @@ def _contexts(neighbours: pl.DataFrame, suspects: pl.Series) -> pl.DataFrame:
     ]).with_columns((pl.struct("_group", "_a", "_b", "_c").rank("dense") - 1 + copies.height).alias("_key"))
     n_nodes = int(keys["_key"].max()) + 1 if keys.height else copies.height
     labels = components(n_nodes, keys["_copy"].to_numpy(), keys["_key"].to_numpy())
-    return copies.select("_group", pl.Series("_context", labels[:copies.height])).group_by("_group").agg(
-        pl.col("_context").n_unique().alias("contexts"))
+    story_keys = keys.filter(pl.col("_a") == 1)
+    stories = components(n_nodes, story_keys["_copy"].to_numpy(), story_keys["_key"].to_numpy())
+    return copies.select("_group", pl.Series("_context", labels[:copies.height]),
+                         pl.Series("_story", stories[:copies.height])).group_by("_group").agg(
+        pl.col("_context").n_unique().alias("contexts"), pl.col("_story").n_unique().alias("stories"))
