@@ -85,6 +85,7 @@ import numpy as np
 import polars as pl
 
 from ..schema import FINAL_LINKS
+from .lsh import _fmix64
 from .shingles import _char_classes, _uses_char_ngrams
 
 _WORD = re.compile(r"(\w+)")
@@ -293,15 +294,9 @@ _FNV_PRIME = np.uint64(0x100000001B3)
 _BATCH_CHARS = 1 << 22
 
 
-@nb.njit(inline="always")
-def _mix(h):
-    # murmur3's fmix64: spreads the FNV state over the low bits that pick a slot
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    h ^= h >> np.uint64(33)
-    return h
+# murmur3's fmix64 (the LSH bands' finalizer, compiled here): spreads the FNV state over the low
+# bits that pick a slot
+_mix = nb.njit(inline="always")(_fmix64)
 
 
 @nb.njit(inline="always")
