@@ -245,7 +245,6 @@ def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, 
     2..``max_posting`` usable paragraphs: 4 bytes a row, 8 while the prefix index is built); no join
     rows are materialized (:func:`.containment.prefix_candidates`).
     """
-
     usable = meta.filter(~pl.Series(exclude) & pl.col("_eligible") & pl.col("_representative")).select(
         "row", "_doc", "is_new")
     mod = dedup["containment_sample_mod"]

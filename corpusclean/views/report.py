@@ -10,8 +10,7 @@ figures drawn by matplotlib as inline SVG. No CDN, no external file. Sections:
    quote; a cell counts cluster members (non-canonical paragraphs) and ``contained`` links of that
    pair, so the diagonal is reuse within one outlet.
 3. **Largest clusters**: the canonical text, then every member's outlet, date, document and its link to
-   the canonical copy (kind, Jaccard, containment; for a ``contained`` member, the shared passage
-   highlighted in its text and the canonical's).
+   the canonical copy (kind, Jaccard, containment).
 4. **Quotes**: ``contained`` links, longest shared passage first, both paragraphs with the passage
    highlighted (``<mark>``) in each, from the span columns of ``links.parquet``.
 5. **Removals** by rule (with a bar chart) and by outlet.
@@ -166,11 +165,9 @@ def member_links(run: RunOutput, canonical_ids: Sequence[str]) -> pl.DataFrame:
     """The direct link of each member to its cluster's canonical paragraph.
 
     Columns ``canonical_id``, ``member_id``, ``kind``, ``jaccard``, ``containment_member`` (share of the
-    member's shingles found in the canonical copy) and ``containment_canonical`` (the other way round),
-    and where the shared passage of a ``contained`` link lies: ``member_start``/``member_end`` in the
-    member's text, ``canonical_start``/``canonical_end`` in the canonical's (null for other kinds and
-    for runs written before links had spans). A member linked to its cluster only through other
-    members has no row.
+    member's shingles found in the canonical copy) and ``containment_canonical`` (the other way round).
+    A member linked to its cluster only through other members has no row. (A member's link is never
+    ``contained``: clusters hold exact and near copies only, see :mod:`corpusclean.dedup.clusters`.)
     """
     ids = pl.Series(list(canonical_ids), dtype=pl.String).implode()
     links = run.scan("links").filter(pl.col("left_id").is_in(ids) | pl.col("right_id").is_in(ids))
@@ -181,23 +178,17 @@ def member_links(run: RunOutput, canonical_ids: Sequence[str]) -> pl.DataFrame:
         "kind", "jaccard",
         pl.when(left_is_canonical).then("containment_right").otherwise("containment_left").alias("containment_member"),
         pl.when(left_is_canonical).then("containment_left").otherwise("containment_right").alias("containment_canonical"),
-        *passage_columns(links, ("canonical", "member"), first_is_left=left_is_canonical),
     ).unique(["canonical_id", "member_id"], keep="first").collect())
 
 
 
 
-def passage_columns(links: pl.LazyFrame, names: tuple[str, str] = ("left", "right"),
-                    first_is_left: pl.Expr | bool = True) -> list[pl.Expr]:
-    """``<names[0]>_start``, ``<names[0]>_end``, ``<names[1]>_start``, ``<names[1]>_end``: the passage
-    span of each link in its left paragraph's text and in its right one's, or the other way round
-    where ``first_is_left`` is false. Null columns for a run written before links had spans."""
+def passage_columns(links: pl.LazyFrame) -> list[pl.Expr]:
+    """The span columns of ``links``: where each contained link's passage lies in its left and right
+    paragraph. Null columns for a run written before links had spans."""
     if not set(SPAN_COLUMNS) <= set(links.collect_schema().names()):
-        return [pl.lit(None, dtype=pl.Int32).alias(f"{name}_{end}") for name in names for end in ("start", "end")]
-    return [pl.when(first_is_left).then(pl.col(f"{this}_{end}")).otherwise(pl.col(f"{that}_{end}"))
-            .alias(f"{name}_{end}")
-            for name, this, that in ((names[0], "left", "right"), (names[1], "right", "left"))
-            for end in ("start", "end")]
+        return [pl.lit(None, dtype=pl.Int32).alias(column) for column in SPAN_COLUMNS]
+    return [pl.col(column) for column in SPAN_COLUMNS]
 
 
 def paragraph_passages(run: RunOutput, paragraph_ids: pl.Series) -> dict[str, list[tuple[int, int, str]]]:
@@ -604,13 +595,8 @@ def section_clusters(run: RunOutput, max_clusters: int, shown_docs: set[str]) ->
             role = "canonical" if m["is_canonical"] else (m["kind"] or "via other members")
             own_text = ""
             if not m["is_canonical"] and m["kind"] != "exact" and m["text"] != cluster["text"]:
-                if m["member_start"] is not None:  # a contained link: the shared passage, marked in both
-                    own_text = (f'<details class="passage" open><summary>the shared passage, in its text and '
-                                f'in the canonical copy</summary><p>{_marked(m["text"], m["member_start"], m["member_end"])}</p>'
-                                f'<p>{_marked(cluster["text"], m["canonical_start"], m["canonical_end"])}</p></details>')
-                else:
-                    cut = m["text"][:MEMBER_TEXT_CHARS] + ("…" if len(m["text"]) > MEMBER_TEXT_CHARS else "")
-                    own_text = f'<details><summary>its text</summary>{esc(cut)}</details>'
+                cut = m["text"][:MEMBER_TEXT_CHARS] + ("…" if len(m["text"]) > MEMBER_TEXT_CHARS else "")
+                own_text = f'<details><summary>its text</summary>{esc(cut)}</details>'
             doc_label = m["title"] or m["source_path"] or m["doc_id"]
             rows.append(
                 f'<tr><td>{esc(role)}</td><td>{esc(m["outlet"])}</td><td>{esc(m["date"] or "undated")}</td>'
@@ -865,7 +851,6 @@ article:target{outline:3px solid #f0b429}
 p:target{outline:2px solid #f0b429}
 del{color:var(--del);text-decoration-thickness:1.5px}
 mark{background:#ffd966;color:inherit;padding:0 1px}
-details.passage p{margin:4px 0;padding-left:8px;border-left:3px solid #ffd966}
 blockquote.passage{margin:2px 0 8px;padding:6px 12px;background:#fff;border-left:4px solid #ffd966}
 .removed{color:var(--muted)}
 .rule{font:11px ui-monospace,Menlo,Consolas,monospace;color:var(--muted);background:#f1f2f4;border-radius:3px;padding:0 4px}
