@@ -212,7 +212,7 @@ def test_a_changed_file_is_read_whole_and_each_piece_keeps_its_lines(tmp_path):
     ("big.jsonl.gz", gzip.compress(_feed(200)), {"max_decompressed_bytes": 10_000}),  # a gzip bomb
     ("cut.jsonl.gz", gzip.compress(_feed(200))[:-20], {}),  # truncated
     ("bad.jsonl.gz", gzip.compress(_feed(200))[:30] + b"\0" * 400 + gzip.compress(_feed(200))[430:], {}),  # corrupt
-    ("nul.jsonl", b'{"text": "a"}\n\0\0' + _feed(200), {}),  # binary
+    ("nul.jsonl", b'{"text": "a"}\n' + b"\0" * 5000 + _feed(200), {}),  # binary: NULs are 2 % of it
     ("image.jsonl", b"\x89PNG\r\n\x1a\n" + _feed(200), {}),
     ("wide.jsonl", "\ufeff".encode("utf-16-le") + _feed(200).decode("latin-1").encode("utf-16-le"), {}),
     ("blank-head.jsonl", b" " * 70_000 + _feed(200), {}),  # not split (the head cannot tell it from empty)
@@ -222,6 +222,14 @@ def test_a_changed_file_is_read_whole_and_each_piece_keeps_its_lines(tmp_path):
 def test_what_reading_whole_would_refuse_is_not_cut(tmp_path, name, data, config):
     file = _file(tmp_path, name, data)
     assert jsonl_pieces(file, {**INPUT, **config}, 2000) is None
+
+
+def test_a_feed_with_two_stray_nuls_is_read_and_cut_alike(tmp_path):
+    # a scraper's stray NULs make no binary file (corpusclean.readers.decode): the line holding them
+    # is a bad line, read whole or in pieces
+    file = _file(tmp_path, "nul.jsonl", b'{"text": "a"}\n\0\0' + _feed(200))
+    pieces = jsonl_pieces(file, INPUT, 2000)
+    assert pieces and _pieces_items(file, pieces) == list(read_records(file, INPUT))
 
 
 def test_a_broken_large_jsonl_is_reported_once(tmp_path):
@@ -234,7 +242,7 @@ def test_a_broken_large_jsonl_is_reported_once(tmp_path):
     (corpus / "d-too-large.jsonl").write_bytes(feed * 3)
     config = tmp_path / "pieces.toml"
     config.write_text(f"[run]\nshard_mb = 0.02\n[input]\nmax_file_bytes = {len(feed) * 2}\n")
-    result = run([corpus], tmp_path / "out", config=config, workers=1)
+    result = run([corpus], tmp_path / "out", config=config, workers=1, keep_work=True)
     errors = result.read("errors")
     file_errors = errors.filter(pl.col("record_offset") == 0).select("source_path", "error_type").rows()
     assert sorted(file_errors) == [("feeds/a-truncated.jsonl.gz", "truncated_gzip"), ("feeds/b-binary.jsonl", "binary"),
@@ -316,7 +324,7 @@ def whole_run(feeds, tmp_path_factory) -> Path:
     """The feeds read whole, at ``run.shard_mb = 0.05``: the tables before pieces existed."""
     base = tmp_path_factory.mktemp("whole")
     out = base / "out"
-    _whole(run, [feeds], out, config=_config(base, "cut", 0.05), workers=1)
+    _whole(run, [feeds], out, config=_config(base, "cut", 0.05), workers=1, keep_work=True)
     assert json.loads((out / "_work" / "phase_a.json").read_text())["pieces"] == 0
     return out
 
@@ -325,7 +333,7 @@ def whole_run(feeds, tmp_path_factory) -> Path:
 def test_cut_feeds_give_the_tables_of_whole_feeds(feeds, whole_run, tmp_path, workers):
     out = tmp_path / "out"
     seen = []
-    result = run([feeds], out, config=_config(tmp_path, "cut", 0.05), workers=workers,
+    result = run([feeds], out, config=_config(tmp_path, "cut", 0.05), workers=workers, keep_work=True,
                  on_progress=lambda stage, done, total, _: seen.append((stage, done, total)))
     record = json.loads((out / "_work" / "phase_a.json").read_text())
     assert record["pieces"] >= 10 and len(record["shards"]) == 3  # each feed a shard of its own, merged
@@ -354,7 +362,7 @@ def test_raw_cut_into_pieces_gives_the_same_tables(tmp_path):
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     config = _config(tmp_path, "tiny", 0.0005)  # raw/'s 1.7 KB feed.jsonl in pieces
     _whole(run, [RAW], whole, config=config, workers=1)
-    run([RAW], cut, config=config, workers=2)
+    run([RAW], cut, config=config, workers=2, keep_work=True)
     assert json.loads((cut / "_work" / "phase_a.json").read_text())["pieces"] >= 2
     _assert_same_tables(cut, whole)
 
@@ -392,7 +400,7 @@ def test_sigkill_while_pieces_run_then_resume_gives_identical_tables(tmp_path):
     _whole(run, [corpus], whole, config=config, workers=1)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "corpusclean", "run", str(corpus), "-o", str(out), "-c", str(config),
-               "--workers", "2", "-q"]
+               "--workers", "2", "-q", "--keep-work"]
     shards = out / "_work" / "shards"
     kill_when(command, lambda: shards.is_dir() and any(
         p.is_dir() and ".piece-" in p.name and not p.name.startswith(".") for p in shards.iterdir()))

@@ -20,12 +20,23 @@ Order of evidence:
 and pure ASCII is ASCII-compatible with all of them. The chosen encoding and which evidence chose it
 (``bom``, ``utf-8``, ``utf-8-repaired``, ``declared``, ``detected_over_declared``, ``detected``,
 ``ascii``) go into the document's provenance.
+
+Stray NUL bytes (a scraper's artefact: a few in an otherwise ordinary page) are dropped before all
+this, and the evidence says so with a ``+nul-dropped`` suffix (``ascii+nul-dropped``), as
+``utf-8-repaired`` says bytes were replaced; :func:`decode_text` also returns how many were dropped.
+NULs are stray (:func:`stray_nuls`) when they are at most 8 or under 1 % of the bytes (a short page
+with two NULs is still a page), the other control bytes
+text never holds are under 1 % too (random or compressed bytes hold about 10 % of them, and 0.4 % of
+NULs: the second test is what tells them from text), and the bytes do not start with a UTF-16/32
+byte-order mark (whose text is half NULs by design). More NULs than that mean binary data, which
+:mod:`corpusclean.readers.records` refuses before decoding.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from typing import NamedTuple
 
 from charset_normalizer import from_bytes
 
@@ -42,6 +53,39 @@ _REPLACEMENT = "\ufffd".encode()
 _REPLACED_RUN = re.compile("\ufffd+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# C0 control bytes that text does not hold (all but NUL, tab, line feed, vertical tab, form feed,
+# carriage return and escape)
+_BINARY_CONTROLS = bytes(code for code in range(1, 32) if code not in (9, 10, 11, 12, 13, 27))
+#: NUL suffix of the encoding evidence when stray NUL bytes were dropped.
+NUL_DROPPED = "+nul-dropped"
+
+
+class Decoded(NamedTuple):
+    """What :func:`decode_text` made of some bytes: the text, its encoding and the evidence that
+    chose it (see the module docstring), and how many stray NUL bytes were dropped first."""
+
+    text: str
+    encoding: str
+    evidence: str
+    nuls_dropped: int = 0
+
+
+def stray_nuls(data: bytes) -> int:
+    """How many NUL bytes ``data`` holds as strays in text, to be dropped: 0 when it holds none, and
+    0 when they are too many to be strays (binary data; see the module docstring).
+
+    Example:
+        >>> stray_nuls(b"A page of plain text " * 10 + b"\\x00"), stray_nuls(b"abc\\x00def\\x00" * 10)
+        (1, 0)
+    """
+    if b"\x00" not in data or data.startswith(_WIDE_BOMS):
+        return 0
+    nuls = data.count(b"\x00")
+    controls = len(data) - len(data.translate(None, _BINARY_CONTROLS))
+    if (nuls <= 8 or nuls * 100 < len(data)) and controls * 100 < len(data):
+        return nuls
+    return 0
 
 
 def declared_charset(data: bytes) -> str | None:
@@ -58,7 +102,7 @@ def declared_charset(data: bytes) -> str | None:
 
 
 def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str, str]:
-    """Decode ``data``; return ``(text, encoding, evidence)``.
+    """Decode ``data``; return ``(text, encoding, evidence)`` (:func:`decode_text` without the NUL count).
 
     Raises:
         InputError: (stage ``decode``) no encoding gives text.
@@ -66,7 +110,33 @@ def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str, st
     Example:
         >>> decode_bytes("Привет, мир".encode("utf-8"))
         ('Привет, мир', 'utf-8', 'utf-8')
+        >>> decode_bytes(b"One stray NUL\\x00 in a page of plain text. " + b"More plain text. " * 5)[1:]
+        ('ascii', 'ascii+nul-dropped')
     """
+    text, encoding, evidence, _ = decode_text(data, declared)
+    return text, encoding, evidence
+
+
+def decode_text(data: bytes, declared: str | None = None) -> Decoded:
+    """Decode ``data`` after dropping its stray NUL bytes, if any (:func:`stray_nuls`); ``declared``
+    is a charset declared outside the bytes or in them (:func:`declared_charset`).
+
+    Raises:
+        InputError: (stage ``decode``) no encoding gives text.
+
+    Example:
+        >>> decoded = decode_text("Un café\\x00 au lait,".encode() + b" et deux croissants pour la table." * 4)
+        >>> decoded.text[:18], decoded.encoding, decoded.evidence, decoded.nuls_dropped
+        ('Un café au lait, e', 'utf-8', 'utf-8+nul-dropped', 1)
+    """
+    nuls = stray_nuls(data)
+    if nuls:
+        text, encoding, evidence = _decode(data.replace(b"\x00", b""), declared)
+        return Decoded(text, encoding, evidence + NUL_DROPPED, nuls)
+    return Decoded(*_decode(data, declared))
+
+
+def _decode(data: bytes, declared: str | None) -> tuple[str, str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:

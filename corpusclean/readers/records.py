@@ -3,7 +3,7 @@
 A file is sniffed, not trusted by its extension: a WARC (``WARC/1.`` at the start, after gunzip) is
 streamed record by record (:mod:`corpusclean.readers.warc`), gzip is recognised by its magic bytes and
 decompressed (up to a size cap, so a gzip bomb stops there), common binary formats (PNG, PDF, …) and
-NUL-laden bytes are refused, HTML is told from text by its tags, and a JSONL file (``.jsonl``,
+bytes laden with NULs are refused (a few stray ones in text are dropped), HTML is told from text by its tags, and a JSONL file (``.jsonl``,
 ``.ndjson``, also gzipped) yields one record per line. Each record carries a stable ``doc_id`` (xxh64
 of source path and record offset) and the xxh64 of its raw bytes, so any output row can be traced to
 the exact bytes it came from.
@@ -30,7 +30,7 @@ from typing import Any, BinaryIO, Iterator
 import xxhash
 
 from ..errors import InputError
-from .decode import decode_bytes, declared_charset
+from .decode import decode_bytes, declared_charset, stray_nuls
 from .discover import InputFile, Piece
 
 _BINARY_MAGIC = (
@@ -178,7 +178,7 @@ def sniff_binary(data: bytes) -> str | None:
         if data.startswith(magic):
             return f"a {name}"
     head = data[:8192]
-    if _wide_unicode_head(head) is None and b"\x00" in head:
+    if _wide_unicode_head(head) is None and b"\x00" in head and not stray_nuls(data):
         return "binary data (NUL bytes)"
     return None
 
@@ -202,7 +202,9 @@ def _sniff(data: bytes, source_path: str) -> str:
     if wide is not None:
         head = wide  # UTF-16/32 put NULs between ASCII letters: sniff the decoded text instead
     elif b"\x00" in head:
-        raise InputError("read", "binary", "content is binary (NUL bytes), not a web page or text")
+        if not stray_nuls(data):
+            raise InputError("read", "binary", "content is binary (NUL bytes), not a web page or text")
+        head = head.replace(b"\x00", b"")  # a scraper's stray NULs: dropped when decoding
     if lowered.endswith(_JSONL_SUFFIXES):
         return "jsonl"
     if _HTML_SNIFF.search(head):
