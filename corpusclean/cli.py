@@ -30,8 +30,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import __version__
-from .errors import UsageError
+from . import __version__, interrupts
+from .errors import OutOfSpace, UsageError
 
 app = typer.Typer(
     name="corpusclean",
@@ -71,6 +71,8 @@ FreshOpt = Annotated[bool, typer.Option("--fresh/--resume", help="Start over, or
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Where phase A runs: local (process pool) or ray (Ray Data; pip install 'corpusclean[ray]').")]
 AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")]
 AgainstOpt = Annotated[Optional[list[Path]], typer.Option("--against", help="Earlier output folder to link new paragraphs to, from its stored fingerprints (repeatable).")]
+KeepWorkOpt = Annotated[bool, typer.Option("--keep-work", help="Keep the phase-A data in OUTPUT/_work after success (about 2.5x the input's size), for a later `corpusclean dedup OUTPUT`.")]
+FollowLinksOpt = Annotated[bool, typer.Option("--follow-links", help="Follow symbolic links that lead outside the inputs (by default each is an errors row).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for usage errors.")]
 
@@ -114,6 +116,8 @@ def run(
     engine: EngineOpt = "local",
     address: AddressOpt = None,
     against: AgainstOpt = None,
+    keep_work: KeepWorkOpt = False,
+    follow_links: FollowLinksOpt = False,
     quiet: QuietOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when any input failed.")] = False,
     debug: DebugOpt = False,
@@ -130,11 +134,16 @@ def run(
     _settle()
 
     try:
-        with _ProgressDisplay(quiet) as progress:
+        with interrupts.handled(output), _ProgressDisplay(quiet) as progress:
             result = run_pipeline(inputs, output, config=config, workers=workers, fresh=fresh, on_progress=progress,
-                                  engine=engine, address=address, against=against or ())
+                                  engine=engine, address=address, against=against or (), keep_work=keep_work,
+                                  follow_links=follow_links)
     except UsageError as error:
         _usage_exit(error, debug)
+    except OutOfSpace as error:
+        _usage_exit(error, debug, code=1)
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: one line, exit 130/143 (corpusclean.interrupts)
+        raise typer.Exit(interrupts.report(stop, output)) from None
     _finish(result, quiet, strict)
 
 
@@ -147,6 +156,7 @@ def extract(
     fresh: FreshOpt = False,
     engine: EngineOpt = "local",
     address: AddressOpt = None,
+    follow_links: FollowLinksOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -158,11 +168,15 @@ def extract(
     _settle()
 
     try:
-        with _ProgressDisplay(quiet) as progress:
+        with interrupts.handled(output), _ProgressDisplay(quiet) as progress:
             record = run_extract(inputs, output, config=config, workers=workers, fresh=fresh, on_progress=progress,
-                                 engine=engine, address=address)
+                                 engine=engine, address=address, follow_links=follow_links)
     except UsageError as error:
         _usage_exit(error, debug)
+    except OutOfSpace as error:
+        _usage_exit(error, debug, code=1)
+    except KeyboardInterrupt as stop:
+        raise typer.Exit(interrupts.report(stop, output)) from None
     if not quiet:
         Console().print(f"phase A: {record['files']:,} files in {len(record['shards'])} shard(s) "
                         f"({record['shards_resumed']} resumed) in {record['timings_seconds']['phase_a_total']:.2f} s; "
@@ -174,6 +188,7 @@ def dedup(
     output: Annotated[Path, typer.Argument(help="Folder holding phase-A output (from `extract` or `run`).")],
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Config whose [dedup] section to use (default: the one phase A ran with).")] = None,
     against: AgainstOpt = None,
+    keep_work: KeepWorkOpt = False,
     quiet: QuietOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when any input failed.")] = False,
     debug: DebugOpt = False,
@@ -186,10 +201,15 @@ def dedup(
     _settle()
 
     try:
-        with _ProgressDisplay(quiet) as progress:
-            result = run_dedup(output, config=config, on_progress=progress, against=against or ())
+        with interrupts.handled(output), _ProgressDisplay(quiet) as progress:
+            result = run_dedup(output, config=config, on_progress=progress, against=against or (),
+                               keep_work=keep_work)
     except UsageError as error:
         _usage_exit(error, debug)
+    except OutOfSpace as error:
+        _usage_exit(error, debug, code=1)
+    except KeyboardInterrupt as stop:
+        raise typer.Exit(interrupts.report(stop, output)) from None
     _finish(result, quiet, strict)
 
 
@@ -209,11 +229,13 @@ def _finish(result, quiet: bool, strict: bool) -> None:
         raise typer.Exit(1)
 
 
-def _usage_exit(error: UsageError, debug: bool) -> None:
+def _usage_exit(error: Exception, debug: bool, code: int = 2) -> None:
+    """One line on stderr (a traceback too with ``--debug``) and exit ``code``: 2 for usage errors,
+    1 for a full disk."""
     if debug:
         err_console.print_exception()
     print(f"corpusclean: error: {error}", file=sys.stderr)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def _print_summary(result, console: Console) -> None:

@@ -4,9 +4,15 @@
 
     documents.parquet  paragraphs.parquet  removed.parquet  links.parquet  errors.parquet  manifest.json
     fingerprints.parquet         shingles and LSH band hashes, for ``--against`` in later runs
+    .corpusclean.lock            held by the run writing the folder (:mod:`corpusclean.writers.output`)
     _work/phase_a.json           what phase A was run on (inputs, config, shards, timings)
     _work/discovered.parquet     every path discovery found, for the accounting check
     _work/shards/shard-*/        phase-A tables per shard (see :mod:`corpusclean.shards`)
+
+``_work`` is resume data: it stays while phase A is unfinished or failed, and after a successful run
+only with ``keep_work`` (``--keep-work``), which ``corpusclean dedup OUT`` needs. Phase B writes the
+final tables and the manifest into a staging folder that is switched in for ``OUT`` in one step, so
+``OUT`` always holds one run's complete tables.
 
 Example:
     >>> from corpusclean import run
@@ -18,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections import Counter
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import polars as pl
+import xxhash
 
 from . import __version__
 from .clean import Context, problem_rows
@@ -34,15 +42,21 @@ from .config import Config, load_config
 from .dedup.fingerprints import band_columns
 from .dedup.phase_b import META_COLUMNS, Linked, Part, finalize_shard, link_corpus
 from .dedup.spans import with_spans
-from .errors import UsageError
+from .errors import OutOfSpace, UsageError
+from .failpoints import failpoint
 from .executors.local import default_workers, run_shards
 from .readers.discover import discover
 from .schema import DOCUMENTS, ERRORS, FINAL_PARAGRAPHS, FINAL_REMOVED, frame
 from .shards import drop_pieces, finished, merge_pieces, plan_shards, read_shard
+from .writers.output import OutputFolder, folder_bytes, space_checked
 from .writers.parquet import TableWriter, write_json, write_table
 
 #: ``[dedup]`` keys that decide what a fingerprint is; an earlier output must share them.
 FINGERPRINT_KEYS = ("shingle_size", "num_perm", "minhash_seed", "near_threshold")
+
+#: phase-A tables per input byte, rounded up from two measurements: 78 KB for the 42 KB of raw/ (1.9),
+#: 544 MB for 225 MB of real text (2.4).
+WORK_PER_INPUT_BYTE = 2.5
 
 TABLES = ("documents", "paragraphs", "removed", "links", "errors", "fingerprints")
 #: ``(stage, done, total, bytes_done)``: files (or steps) done of total, and input bytes processed.
@@ -75,56 +89,67 @@ def _resolve_config(config: Config | str | Path | None) -> Config:
     return config if isinstance(config, Config) else load_config(config)
 
 
-def _prepare_output(output: Path) -> None:
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-        probe = output / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"cannot write to output folder {output}: {exc.strerror or exc}") from None
-
-
 def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config | str | Path | None = None,
                 workers: int | None = None, fresh: bool = False,
                 on_progress: ProgressCallback | None = None, engine: str = "local",
-                address: str | None = None) -> dict[str, Any]:
+                address: str | None = None, follow_links: bool = False,
+                exclude: Sequence[str | Path] = ()) -> dict[str, Any]:
     """Phase A: discover ``inputs`` and clean every page into shard tables under ``output/_work``.
 
     Finished shards of an earlier run with the same inputs and config are kept (``fresh=True``
     discards them). ``engine`` is ``local`` (a process pool of ``workers``) or ``ray`` (Ray Data on a
-    local Ray of ``workers`` CPUs, or the cluster at ``address``). Returns the phase-A record also
-    written to ``_work/phase_a.json``.
+    local Ray of ``workers`` CPUs, or the cluster at ``address``). ``output`` and the ``exclude``
+    folders are never read as input; symbolic links leading out of the inputs are followed only with
+    ``follow_links``. Returns the phase-A record also written to ``_work/phase_a.json``.
 
     Raises:
-        UsageError: a missing input, a bad config, an unwritable output folder.
+        UsageError: a missing input, a bad config, an unwritable output folder or one in use.
+        OutOfSpace: the output's file system filled up (finished shards are kept for a resume).
     """
-    started = time.perf_counter()
     config = _resolve_config(config)
-    context = Context.from_config(config)
     output = Path(output)
-    _prepare_output(output)
+    planned = {"input_bytes": 0}
+    with (OutputFolder(output, "extract") as folder,
+          space_checked(output, lambda: _space_needed(output, planned["input_bytes"]), folder.clean_leftovers)):
+        return _extract(inputs, output, config, workers, fresh, on_progress, engine, address, planned,
+                        follow_links, [output, *map(Path, exclude)])
+
+
+def _space_needed(output: Path, input_bytes: int) -> int:
+    """Rough bytes a run still needs in ``output``: phase-A tables take about ``WORK_PER_INPUT_BYTE``
+    bytes per input byte, and the final tables about as much as the phase-A tables."""
+    work = output / "_work" / "shards"
+    expected_work = max(folder_bytes(work), int(input_bytes * WORK_PER_INPUT_BYTE))
+    return max(0, 2 * expected_work - folder_bytes(work))
+
+
+def _extract(inputs: Sequence[str | Path], output: Path, config: Config, workers: int | None, fresh: bool,
+             on_progress: ProgressCallback | None, engine: str, address: str | None,
+             planned: dict[str, int], follow_links: bool, exclude: list[Path]) -> dict[str, Any]:
+    started = time.perf_counter()
+    context = Context.from_config(config)
     work = output / "_work"
     shards_dir = work / "shards"
     if fresh:
         shutil.rmtree(work, ignore_errors=True)
     shards_dir.mkdir(parents=True, exist_ok=True)
-    for stale in shards_dir.glob(".shard-*.tmp"):  # half-written by a run that was killed
-        shutil.rmtree(stale, ignore_errors=True)
     workers = workers or default_workers()
 
     clock = time.perf_counter()
-    files, problems = discover(inputs, skip_hidden=config.section("input")["skip_hidden"])
+    files, problems = discover(inputs, skip_hidden=config.section("input")["skip_hidden"], exclude=exclude,
+                               follow_links=follow_links)
     discovered = sorted({f.source_path for f in files} | {p.source_path for p in problems})
     write_table(pl.DataFrame({"source_path": discovered}, schema={"source_path": pl.String}),
                 work / "discovered.parquet")
     write_table(frame(problem_rows(problems).errors, ERRORS), work / "discovery_errors.parquet")
     discover_seconds = time.perf_counter() - clock
+    failpoint("extract.discovered")
 
     clock = time.perf_counter()
     run_config = config.section("run")
     shards = plan_shards(files, run_config["shard_files"], context.config_hash,
                          shard_bytes=int(run_config["shard_mb"] * 1_000_000), input_config=config.section("input"))
+    planned["input_bytes"] = sum(shard.bytes for shard in shards)
     done_before = finished(shards_dir)
     # the units of work: shards, and the pieces of the shards of large JSONL files (merged at the end)
     todo = [unit for shard in shards if shard.name not in done_before
@@ -158,12 +183,14 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
             on_progress("clean", files_done, len(files), bytes_done)
 
     if engine == "local":
-        run_shards(todo, context.to_json(), shards_dir, workers, advance)
+        units = sum(len(shard.pieces) or 1 for shard in shards)
+        run_shards(todo, context.to_json(), shards_dir, workers, advance, finished_before=units - len(todo))
     elif engine == "ray":
         from .executors.ray_engine import run_shards_ray
         run_shards_ray(todo, context.to_json(), shards_dir, address=address, num_cpus=workers, on_done=advance)
     else:
         raise UsageError(f"unknown engine {engine!r}: use local or ray")
+    failpoint("extract.shards_done")
     for shard in shards:
         if shard.pieces:
             if shard.name in done_before:
@@ -173,6 +200,7 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
     record = {
         "version": __version__,
         "inputs": [str(path) for path in inputs],
+        "follow_links": follow_links,
         "config_source": config.source,
         "config_hash": context.config_hash,
         "config": config.values,
@@ -193,9 +221,12 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
     return record
 
 
-def _earlier_part(earlier: str | Path, dedup: dict[str, Any]) -> Part:
+def _earlier_part(earlier: str | Path, dedup: dict[str, Any], output: Path) -> Part:
     """An earlier output to link against; its fingerprints must have been made the same way."""
     folder = Path(earlier)
+    if os.path.realpath(folder) == os.path.realpath(output):
+        raise UsageError(f"--against {folder} is the output folder itself: the run would replace the corpus it "
+                         "links to; write the new run to another folder (-o)")
     fingerprints = folder / "fingerprints.parquet"
     try:
         manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
@@ -211,32 +242,55 @@ def _earlier_part(earlier: str | Path, dedup: dict[str, Any]) -> Part:
     return Part(fingerprints, fingerprints, new=False)
 
 
+def _effective_config(record: dict[str, Any], config: Config | None) -> tuple[dict[str, Any], str]:
+    """The config the final tables are made with: phase A's, with phase B's ``[dedup]`` section, and
+    its hash (phase A's own when the two agree, so an ordinary run keeps one hash)."""
+    values = dict(record["config"])
+    if config is None or config.section("dedup") == values["dedup"]:
+        return values, record["config_hash"]
+    values["dedup"] = config.section("dedup")
+    material = record["config_hash"] + json.dumps(values["dedup"], sort_keys=True)
+    return values, xxhash.xxh64(material.encode()).hexdigest()
+
+
 def run_dedup(output: str | Path, config: Config | str | Path | None = None,
-              on_progress: ProgressCallback | None = None, against: Sequence[str | Path] = ()) -> RunResult:
+              on_progress: ProgressCallback | None = None, against: Sequence[str | Path] = (),
+              keep_work: bool = False) -> RunResult:
     """Phase B on the phase-A output in ``output``: link, de-template, cluster, write the final tables.
 
     ``config`` defaults to the one phase A ran with (its ``[dedup]`` section is what matters here).
     ``against`` names earlier output folders: new paragraphs are linked and clustered with theirs
     (from their stored fingerprints, without reprocessing them) and say which earlier paragraphs they
-    repeat in ``earlier_ids``.
+    repeat in ``earlier_ids``. The tables and the manifest replace those of ``output`` in one step;
+    ``keep_work`` keeps the phase-A data in ``output/_work`` (for another ``dedup``), else it goes.
 
     Raises:
-        UsageError: ``output`` holds no phase-A output, or an ``against`` folder is unusable.
+        UsageError: ``output`` holds no phase-A output or is in use, or an ``against`` folder is unusable.
+        OutOfSpace: the output's file system filled up; the previous tables are left as they were.
     """
-    started = time.perf_counter()
     output = Path(output)
+    config = None if config is None else _resolve_config(config)
+    with (OutputFolder(output, "dedup") as folder,
+          space_checked(output, lambda: _space_needed(output, 0), folder.clean_leftovers)):
+        return _dedup(folder, config, on_progress, against, keep_work)
+
+
+def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCallback | None,
+           against: Sequence[str | Path], keep_work: bool) -> RunResult:
+    started = time.perf_counter()
+    output = folder.path
     work = output / "_work"
     shards_dir = work / "shards"
     try:
         record = json.loads((work / "phase_a.json").read_text("utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"no phase-A output in {output}: run `corpusclean extract INPUT... -o {output}` "
-                         "or `corpusclean run` first") from None
-    config = Config(values=record["config"], source=record["config_source"]) if config is None else _resolve_config(config)
-    dedup = config.section("dedup")
+        raise UsageError(f"no phase-A output in {output}: run `corpusclean extract INPUT... -o {output}` or "
+                         "`corpusclean run` first (a finished run keeps it only with --keep-work)") from None
+    config_values, config_hash = _effective_config(record, config)
+    dedup = config_values["dedup"]
     parts = [Part(shards_dir / name / "paragraphs.parquet", shards_dir / name / "fingerprints.parquet")
              for name in record["shards"]]
-    parts += [_earlier_part(earlier, dedup) for earlier in against]
+    parts += [_earlier_part(earlier, dedup, output) for earlier in against]
     steps = ["exact", "near", "templates", "contained", "clusters", "write"]
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -252,32 +306,47 @@ def run_dedup(output: str | Path, config: Config | str | Path | None = None,
 
     linked = link_corpus(parts, dedup, on_step)
     on_step("write")
-    counts = _write_final(output, record, linked, dedup, parts)
-    timings["write"] = time.perf_counter() - clock
+    failpoint("dedup.linked")
+    staging = folder.staging()
+    try:
+        failpoint("write.staging")
+        counts = _write_final(output, staging, record, linked, dedup, parts)
+        timings["write"] = time.perf_counter() - clock
+        timings = {**record["timings_seconds"], **timings}
+        timings["total"] = timings["phase_a_total"] + time.perf_counter() - started
+        manifest = {
+            "tool": "corpusclean",
+            **{key: record[key] for key in ("version", "inputs", "config_source", "workers", "engine",
+                                            "shards_resumed")},
+            "config": config_values,
+            "config_hash": config_hash,
+            "phase_a_config_hash": record["config_hash"],
+            "dedup_config_source": record["config_source"] if config is None else config.source,
+            "against": [str(path) for path in against],
+            "shards": len(record["shards"]),
+            "work_kept": keep_work,
+            "counts": {key: value for key, value in counts.items() if not isinstance(value, dict)},
+            "accounting": {"discovered_inputs": counts["discovered"], "documents": counts["documents"],
+                           "errors": counts["errors"], "balanced": True},
+            "removed_by_reason": counts["removed_by_reason"],
+            "errors_by_type": counts["errors_by_type"],
+            "timings_seconds": {name: round(seconds, 4) for name, seconds in timings.items()},
+        }
+        write_json(manifest, staging / "manifest.json")
+        failpoint("write.manifest")
+        folder.commit(staging, keep_work)
+    except BaseException:
+        folder.abandon(staging)
+        raise
     if on_progress:
         on_progress("dedup", len(steps), len(steps), 0)
-    timings = {**record["timings_seconds"], **timings}
-    timings["total"] = timings["phase_a_total"] + time.perf_counter() - started
-    manifest = {
-        "tool": "corpusclean",
-        **{key: record[key] for key in ("version", "inputs", "config_source", "config_hash", "config",
-                                        "workers", "engine", "shards_resumed")},
-        "against": [str(path) for path in against],
-        "shards": len(record["shards"]),
-        "counts": {key: value for key, value in counts.items() if not isinstance(value, dict)},
-        "accounting": {"discovered_inputs": counts["discovered"], "documents": counts["documents"],
-                       "errors": counts["errors"], "balanced": True},
-        "removed_by_reason": counts["removed_by_reason"],
-        "errors_by_type": counts["errors_by_type"],
-        "timings_seconds": {name: round(seconds, 4) for name, seconds in timings.items()},
-    }
-    write_json(manifest, output / "manifest.json")
     return RunResult(output, manifest["counts"], timings, manifest)
 
 
-def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: dict[str, Any],
+def _write_final(output: Path, target: Path, record: dict[str, Any], linked: Linked, dedup: dict[str, Any],
                  parts: Sequence[Part] = ()) -> dict[str, Any]:
-    """Write the final tables shard by shard (bounded memory) and check the accounting on the way.
+    """Write the final tables into ``target`` shard by shard (bounded memory), from the phase-A
+    tables of ``output``, and check the accounting on the way.
 
     On the way, the texts of the paragraphs at either end of a ``contained`` link are kept (those
     alone), from the shards and from the earlier outputs among ``parts``, to locate each link's
@@ -286,9 +355,9 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
     work = output / "_work"
     shards_dir = work / "shards"
     writers = {
-        "documents": TableWriter(output / "documents.parquet", DOCUMENTS),
-        "paragraphs": TableWriter(output / "paragraphs.parquet", FINAL_PARAGRAPHS),
-        "removed": TableWriter(output / "removed.parquet", FINAL_REMOVED),
+        "documents": TableWriter(target / "documents.parquet", DOCUMENTS),
+        "paragraphs": TableWriter(target / "paragraphs.parquet", FINAL_PARAGRAPHS),
+        "removed": TableWriter(target / "removed.parquet", FINAL_REMOVED),
     }
     fingerprint_columns = ["shingles", *band_columns(dedup)]
     fingerprints = None
@@ -300,19 +369,20 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
     ends = pl.concat([contained["left_id"], contained["right_id"]]).unique().implode()
     end_texts = _earlier_texts(parts, ends) if not contained.is_empty() else []
     # Parquet encoding and compression release the GIL: the four tables of a shard are written in
-    # threads, while the next shard is read and finalized (1.2 -> 0.8 s for 50 MB of text on 2 cores).
-    # A writer gets its next shard only after its previous write ended, so row order is kept.
+    # threads at once. The next shard is read only when they are done: reading it while they were
+    # written saved 0.4 s at 50 MB of text (1.2 -> 0.8 s), but held two shards at once, and a large
+    # JSONL file is one shard (72 MB of text at 3x allsides-dev): 1582 -> 1425 MiB peak there.
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="corpusclean-write") as threads:
         pending: list[Future] = []
         for part, name in enumerate(record["shards"]):
+            for future in pending:
+                future.result()
             # rebuild_documents makes each document's text anew from its kept paragraphs
             tables = read_shard(shards_dir, name, skip={"documents": ("text",)})
             if not contained.is_empty():
                 end_texts.append(tables["paragraphs"].filter(pl.col("paragraph_id").is_in(ends))
                                  .select("paragraph_id", "text"))
             final = finalize_shard(tables, linked, part)
-            for future in pending:
-                future.result()
             pending = [threads.submit(writers[table].write, final[table])
                        for table in ("documents", "paragraphs", "removed")]
             removed_by_reason.update(final["removed"]["reason"].to_list())
@@ -324,8 +394,11 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
                 pl.read_parquet(shards_dir / name / "fingerprints.parquet").select(fingerprint_columns),
             ], how="horizontal").with_columns(linked.is_template(tables["paragraphs"]["paragraph_id"], part))
             if fingerprints is None:
-                fingerprints = TableWriter(output / "fingerprints.parquet", dict(shard_fingerprints.schema))
+                fingerprints = TableWriter(target / "fingerprints.parquet", dict(shard_fingerprints.schema))
             pending.append(threads.submit(fingerprints.write, shard_fingerprints))
+            if part == 0:
+                failpoint("write.first_shard")  # its tables are being written by the threads
+            del tables, final, shard_fingerprints  # the threads hold what they still write
         for future in pending:
             future.result()
     error_table = pl.concat(errors).sort("source_path", "record_offset")
@@ -342,12 +415,14 @@ def _write_final(output: Path, record: dict[str, Any], linked: Linked, dedup: di
     for writer in writers.values():
         writer.close()
     if fingerprints is None:
-        fingerprints = TableWriter(output / "fingerprints.parquet", {c: pl.String for c in META_COLUMNS})
+        fingerprints = TableWriter(target / "fingerprints.parquet", {c: pl.String for c in META_COLUMNS})
     fingerprints.close()
-    write_table(error_table, output / "errors.parquet")
+    write_table(error_table, target / "errors.parquet")
+    failpoint("write.tables_closed")
     links = with_spans(linked.links, contained, end_texts, dedup["shingle_size"])
     del end_texts
-    write_table(links, output / "links.parquet")
+    write_table(links, target / "links.parquet")
+    failpoint("write.links")
 
     new = linked.meta.filter(pl.col("is_new")) if not linked.meta.is_empty() else linked.meta
     clustered = new.filter(pl.col("cluster_id").is_not_null()) if not new.is_empty() else new
@@ -388,23 +463,34 @@ def _earlier_texts(parts: Sequence[Part], ids: pl.Series) -> list[pl.DataFrame]:
 
 def run(inputs: Sequence[str | Path], output: str | Path, config: Config | str | Path | None = None,
         workers: int | None = None, fresh: bool = False, on_progress: ProgressCallback | None = None,
-        engine: str = "local", address: str | None = None, against: Sequence[str | Path] = ()) -> RunResult:
+        engine: str = "local", address: str | None = None, against: Sequence[str | Path] = (),
+        keep_work: bool = False, follow_links: bool = False) -> RunResult:
     """Clean ``inputs`` (files or folders) into the tables of ``output``: phase A, then phase B.
 
     Args:
         inputs: files and folders to read (folders recursively).
         output: folder for ``documents``/``paragraphs``/``removed``/``links``/``errors`` Parquet and
-            ``manifest.json``; created if missing.
+            ``manifest.json``; created if missing. Its previous tables stay until the new ones replace
+            them all at once.
         config: a :class:`Config`, a TOML path, or ``None`` for the defaults.
         workers: processes for phase A (default: all cores).
         fresh: discard finished shards of an earlier run instead of resuming from them.
         on_progress: called as ``(stage, done, total, bytes_done)`` while work advances.
         engine: ``local`` or ``ray`` for phase A; ``address`` joins an existing Ray cluster.
         against: earlier output folders to link the new paragraphs to (incremental dedup).
+        keep_work: keep the phase-A data in ``output/_work`` after success (for ``corpusclean dedup``).
+        follow_links: follow symbolic links that lead out of the input folders (by default they are
+            ``errors`` rows). The output folder and the ``against`` folders are never read as input.
 
     Raises:
-        UsageError: a missing input, a bad config, an unwritable output folder.
+        UsageError: a missing input, a bad config, an unusable ``against`` folder, an output folder
+            that is unwritable or in use; all found before any work starts.
+        OutOfSpace: the output's file system filled up.
     """
     config = _resolve_config(config)
-    run_extract(inputs, output, config, workers, fresh, on_progress, engine, address)
-    return run_dedup(output, config, on_progress, against)
+    output = Path(output)
+    for earlier in against:  # before phase A: a mistake here should not cost the whole of it
+        _earlier_part(earlier, config.section("dedup"), output)
+    with OutputFolder(output, "run"):
+        run_extract(inputs, output, config, workers, fresh, on_progress, engine, address, follow_links, against)
+        return run_dedup(output, config, on_progress, against, keep_work)

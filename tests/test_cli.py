@@ -193,13 +193,16 @@ def test_rerun_resumes_finished_shards_unless_fresh(raw_run, tmp_path):
     config = tmp_path / "small-shards.toml"
     config.write_text("[run]\nshard_files = 3\n")
     out = tmp_path / "out"
-    assert corpusclean("run", "raw", "-o", str(out), "-c", str(config), "-q").returncode == 0
+    assert corpusclean("run", "raw", "-o", str(out), "-c", str(config), "-q", "--keep-work").returncode == 0
     first = json.loads((out / "manifest.json").read_text())
-    assert first["shards"] == 4 and first["shards_resumed"] == 0
-    assert corpusclean("run", "raw", "-o", str(out), "-c", str(config), "-q").returncode == 0
+    assert first["shards"] == 4 and first["shards_resumed"] == 0 and (out / "_work").is_dir()
+    assert corpusclean("run", "raw", "-o", str(out), "-c", str(config), "-q", "--keep-work").returncode == 0
     assert json.loads((out / "manifest.json").read_text())["shards_resumed"] == 4
     assert corpusclean("run", "raw", "-o", str(out), "-c", str(config), "-q", "--fresh").returncode == 0
     assert json.loads((out / "manifest.json").read_text())["shards_resumed"] == 0
+    assert not (out / "_work").exists()  # removed after success unless --keep-work
+    assert corpusclean("run", "raw", "-o", str(out), "-c", str(config), "-q").returncode == 0
+    assert json.loads((out / "manifest.json").read_text())["shards_resumed"] == 0  # nothing left to resume
     again = read_tables(out)
     # the shard size changes the config hash, nothing else
     for name in TABLES:
