@@ -349,12 +349,15 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     # row i of meta must stay global row i: the steps below index numpy arrays by row
     meta = meta.join(outlets, on="outlet", how="left", maintain_order="left").with_columns(pl.col("_outlet").alias("outlet")).drop("_outlet")
     meta = meta.with_columns((pl.col("n_words") >= dedup["min_words"]).alias("_eligible"))
-    # One representative per group of exact duplicates (per side, old or new) enters the near and
-    # contained searches: exact links already join the group, and k copies would otherwise make k²
-    # candidate pairs in every bucket and posting list they share (1.5M pairs at 50 MB of
-    # text, 935k of them between identical paragraphs, before this).
+    # One representative per group of exact duplicates enters the near and contained searches: exact
+    # links already join the group, and k copies would otherwise make k² candidate pairs in every
+    # bucket and posting list they share (1.5M pairs at 50 MB of text, 935k of them between identical
+    # paragraphs, before this). One for the group, earlier outputs' copies included, so that an
+    # incremental run counts postings as the joint run does: with one per side, it found 206 links
+    # the joint run has not on allsides-dev cut in two halves, 9 with one per group
+    # (benchmarks/incremental.py).
     meta = meta.with_columns(
-        (pl.col("_rank") == pl.col("_rank").min().over("exact_hash", "is_new")).alias("_representative"))
+        (pl.col("_rank") == pl.col("_rank").min().over("exact_hash")).alias("_representative"))
     offsets = list(np.cumsum([0] + [pl.scan_parquet(p.fingerprints).select(pl.len()).collect().item()
                                     for p in parts[:-1]]))
     earlier_templates = meta["_earlier_template"].to_numpy()
@@ -427,8 +430,11 @@ def _templates(meta: pl.DataFrame, near: pl.DataFrame, dedup: dict[str, Any]) ->
     left = np.concatenate([first_copy["row"].to_numpy(), near["left"].to_numpy()])
     right = np.concatenate([first_copy["_first"].to_numpy(), near["right"].to_numpy()])
     groups = components(meta.height, left, right)
-    # a page crawled several times is one page: count pages by their content, not their ids
-    page_keys = meta.group_by("_doc").agg(pl.col("exact_hash").sort_by("para_idx").hash().alias("_page"))
+    # a page crawled several times is one page: count pages by their content, not their ids. The
+    # key is a dense id of the page's hash sequence: the list itself, joined to every paragraph,
+    # was a List(UInt64) column of ~30 hashes a row (317 MB of 891k rows at 3x allsides-dev)
+    page_keys = meta.group_by("_doc").agg(pl.col("exact_hash").sort_by("para_idx").alias("_page")).select(
+        "_doc", pl.col("_page").rank("dense").alias("_page"))
     judged = meta.select("row", "_doc", "para_idx", "is_title", "n_words", "outlet",
                          pl.Series("_group", groups)).join(page_keys, on="_doc")
     return template_rows(judged, min_docs=dedup["template_min_docs"],
@@ -463,7 +469,12 @@ def rebuild_documents(documents: pl.DataFrame, paragraphs: pl.DataFrame, removed
                       ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Document text, paragraph offsets and counts from the paragraphs that remain."""
     lengths = pl.col("text").str.len_chars()
-    paragraphs = paragraphs.sort("source_path", "record_offset", "para_idx").with_columns(
+    # phase-A shards are written in this order already: then the sort, a gather of every column
+    # (the text included), is skipped; the order is the key's, which is unique, either way
+    order = paragraphs.select(pl.arg_sort_by("source_path", "record_offset", "para_idx"))[:, 0]
+    if not order.equals(pl.int_range(paragraphs.height, dtype=order.dtype, eager=True).alias(order.name)):
+        paragraphs = paragraphs[order]
+    paragraphs = paragraphs.with_columns(
         (lengths + len(PARAGRAPH_SEPARATOR)).cum_sum().over("doc_id").alias("_end_sep")
     ).with_columns(
         (pl.col("_end_sep") - lengths - len(PARAGRAPH_SEPARATOR)).cast(pl.Int32).alias("char_start"),
@@ -483,14 +494,29 @@ def rebuild_documents(documents: pl.DataFrame, paragraphs: pl.DataFrame, removed
 
 
 def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked, part: int) -> dict[str, pl.DataFrame]:
-    """The final tables of shard ``part``: templates removed, cluster columns joined, documents rebuilt."""
-    def respell(table: pl.DataFrame) -> pl.DataFrame:
-        return (table.join(linked.outlets, on="outlet", how="left")
-                .with_columns(pl.col("_outlet").fill_null(pl.col("outlet")).alias("outlet")).drop("_outlet"))
+    """The final tables of shard ``part``: templates removed, cluster columns joined, documents rebuilt.
 
-    tables = {name: respell(table) if "outlet" in table.columns else table for name, table in tables.items()}
+    Memory: the final write holds one shard's tables while the previous shard's are being written,
+    so every copy made here adds to the peak of phase B (one shard's text is a third of the corpus at
+    3x allsides-dev). Hence no joins that gather all of a table's columns where a column can be
+    mapped or a slice of ``linked`` lines up row for row, and no second sort.
+    """
+    old, new = linked.outlets["outlet"], linked.outlets["_outlet"]
+    tables = {name: table.with_columns(pl.col("outlet").replace(old, new)) if "outlet" in table.columns else table
+              for name, table in tables.items()}
     paragraphs = tables["paragraphs"]
-    is_template = linked.is_template(paragraphs["paragraph_id"], part)
+    cluster_columns = linked.part_rows(linked.meta, part).select("paragraph_id", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
+    # a phase-A shard's paragraphs are its rows of ``linked`` in order: the cluster columns are
+    # placed beside them, not joined (a join gathers every column of the shard, text included)
+    aligned = cluster_columns.height == paragraphs.height and cluster_columns["paragraph_id"].equals(
+        paragraphs["paragraph_id"])
+    if aligned:
+        template_at = linked.part_rows(linked.templates, part)["row"].to_numpy() - linked.offsets[part]
+        flags = np.zeros(paragraphs.height, dtype=bool)
+        flags[template_at] = True
+        is_template = pl.Series("is_template", flags)
+    else:
+        is_template = linked.is_template(paragraphs["paragraph_id"], part)
     evidence = linked.part_rows(linked.templates, part).select("paragraph_id", *EVIDENCE)
     template_rows = paragraphs.filter(is_template).join(evidence, on="paragraph_id", how="left").select(
         "doc_id", "source_path", pl.col("source_units").list.first().cast(pl.Int32).alias("unit_idx"),
@@ -499,9 +525,10 @@ def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked, part: int) -
     rule_rows = tables["removed"].with_columns(*(pl.lit(None, dtype=t).alias(c) for c, t in EVIDENCE.items()))
     removed = pl.concat([rule_rows, template_rows.cast(rule_rows.schema)]).sort(
         "source_path", "doc_id", "unit_idx", "char_start", "reason", nulls_last=False)
-    cluster_columns = linked.part_rows(linked.meta, part).select("paragraph_id", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
-    kept = paragraphs.filter(~is_template).join(cluster_columns, on="paragraph_id", how="left")
+    if aligned:
+        kept = paragraphs.hstack(cluster_columns.drop("paragraph_id")).filter(~is_template)
+    else:
+        kept = paragraphs.filter(~is_template).join(cluster_columns, on="paragraph_id", how="left")
+    # rebuild_documents returns the paragraphs sorted by source_path, record_offset, para_idx
     documents, kept = rebuild_documents(tables["documents"], kept, removed)
-    return {"documents": documents.sort("source_path", "record_offset"),
-            "paragraphs": kept.sort("source_path", "record_offset", "para_idx"),
-            "removed": removed}
+    return {"documents": documents.sort("source_path", "record_offset"), "paragraphs": kept, "removed": removed}
