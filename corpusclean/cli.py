@@ -71,7 +71,7 @@ FreshOpt = Annotated[bool, typer.Option("--fresh/--resume", help="Start over, or
 EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Where phase A runs: local (process pool) or ray (Ray Data; pip install 'corpusclean[ray]').")]
 AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")]
 AgainstOpt = Annotated[Optional[list[Path]], typer.Option("--against", help="Earlier output folder to link new paragraphs to, from its stored fingerprints (repeatable).")]
-KeepWorkOpt = Annotated[bool, typer.Option("--keep-work", help="Keep the phase-A data in OUTPUT/_work after success (about 2.5x the input's size), for a later `corpusclean dedup OUTPUT`.")]
+KeepWorkOpt = Annotated[bool, typer.Option("--keep-work", help="Keep the phase-A data in OUTPUT/_work after success (a little more than the final tables), for a later `corpusclean dedup OUTPUT`.")]
 FollowLinksOpt = Annotated[bool, typer.Option("--follow-links", help="Follow symbolic links that lead outside the inputs (by default each is an errors row).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for usage errors.")]

@@ -28,7 +28,6 @@ import os
 import shutil
 import time
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -39,23 +38,22 @@ import xxhash
 from . import __version__
 from .clean import Context, problem_rows
 from .config import Config, load_config
-from .dedup.fingerprints import band_columns
-from .dedup.phase_b import META_COLUMNS, Linked, Part, finalize_shard, link_corpus
-from .dedup.spans import with_spans
-from .errors import OutOfSpace, UsageError
-from .failpoints import failpoint
+from .dedup.phase_b import Part, link_corpus
+from .errors import UsageError
 from .executors.local import default_workers, run_shards
+from .failpoints import failpoint
 from .readers.discover import discover
-from .schema import DOCUMENTS, ERRORS, FINAL_PARAGRAPHS, FINAL_REMOVED, frame
-from .shards import drop_pieces, finished, merge_pieces, plan_shards, read_shard
+from .schema import ERRORS, frame
+from .shards import drop_pieces, finished, merge_pieces, plan_shards
+from .writers.final import write_final
 from .writers.output import OutputFolder, folder_bytes, space_checked
-from .writers.parquet import TableWriter, write_json, write_table
+from .writers.parquet import write_json, write_table
 
 #: ``[dedup]`` keys that decide what a fingerprint is; an earlier output must share them.
 FINGERPRINT_KEYS = ("shingle_size", "num_perm", "minhash_seed", "near_threshold")
 
-#: phase-A tables per input byte, rounded up from two measurements: 78 KB for the 42 KB of raw/ (1.9),
-#: 544 MB for 225 MB of real text (2.4).
+#: phase-A tables per byte of uncompressed input, before a shard has shown the real figure: 78 KB for
+#: the 42 KB of raw/ (1.9), 516 MB for 216 MB of real text (2.4; 6x the gzipped file's size).
 WORK_PER_INPUT_BYTE = 2.5
 
 TABLES = ("documents", "paragraphs", "removed", "links", "errors", "fingerprints")
@@ -108,19 +106,22 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
     """
     config = _resolve_config(config)
     output = Path(output)
-    planned = {"input_bytes": 0}
+    planned = {"input_bytes": 0, "done_bytes": 0}
     with (OutputFolder(output, "extract") as folder,
-          space_checked(output, lambda: _space_needed(output, planned["input_bytes"]), folder.clean_leftovers)):
+          space_checked(output, lambda: _space_needed(output, planned["input_bytes"], planned["done_bytes"]), folder.clean_leftovers)):
         return _extract(inputs, output, config, workers, fresh, on_progress, engine, address, planned,
                         follow_links, [output, *map(Path, exclude)])
 
 
-def _space_needed(output: Path, input_bytes: int) -> int:
-    """Rough bytes a run still needs in ``output``: phase-A tables take about ``WORK_PER_INPUT_BYTE``
-    bytes per input byte, and the final tables about as much as the phase-A tables."""
+def _space_needed(output: Path, input_bytes: int, done_bytes: int = 0) -> int:
+    """Rough bytes a run still needs in ``output``: phase-A tables take what the finished shards took
+    per input byte (``done_bytes`` of input made the shards there now), or ``WORK_PER_INPUT_BYTE``
+    before any is finished, and the final tables about as much as the phase-A tables."""
     work = output / "_work" / "shards"
-    expected_work = max(folder_bytes(work), int(input_bytes * WORK_PER_INPUT_BYTE))
-    return max(0, 2 * expected_work - folder_bytes(work))
+    written = folder_bytes(work)
+    per_byte = written / done_bytes if done_bytes and written else WORK_PER_INPUT_BYTE
+    expected_work = max(written, int(input_bytes * per_byte))
+    return max(0, 2 * expected_work - written)
 
 
 def _extract(inputs: Sequence[str | Path], output: Path, config: Config, workers: int | None, fresh: bool,
@@ -172,6 +173,7 @@ def _extract(inputs: Sequence[str | Path], output: Path, config: Config, workers
         for unit in (shard,) if shard.name in done_before else shard.pieces:
             if unit.name in done_before:
                 count_done(unit)
+                planned["done_bytes"] += unit.bytes
     if on_progress:
         on_progress("clean", files_done, len(files), bytes_done)
 
@@ -179,6 +181,7 @@ def _extract(inputs: Sequence[str | Path], output: Path, config: Config, workers
         nonlocal bytes_done
         count_done(unit)
         bytes_done += unit.bytes
+        planned["done_bytes"] += unit.bytes
         if on_progress:
             on_progress("clean", files_done, len(files), bytes_done)
 
@@ -310,7 +313,7 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
     staging = folder.staging()
     try:
         failpoint("write.staging")
-        counts = _write_final(output, staging, record, linked, dedup, parts)
+        counts = write_final(output / "_work", staging, record, linked, dedup, parts)
         timings["write"] = time.perf_counter() - clock
         timings = {**record["timings_seconds"], **timings}
         timings["total"] = timings["phase_a_total"] + time.perf_counter() - started
@@ -341,124 +344,6 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
     if on_progress:
         on_progress("dedup", len(steps), len(steps), 0)
     return RunResult(output, manifest["counts"], timings, manifest)
-
-
-def _write_final(output: Path, target: Path, record: dict[str, Any], linked: Linked, dedup: dict[str, Any],
-                 parts: Sequence[Part] = ()) -> dict[str, Any]:
-    """Write the final tables into ``target`` shard by shard (bounded memory), from the phase-A
-    tables of ``output``, and check the accounting on the way.
-
-    On the way, the texts of the paragraphs at either end of a ``contained`` link are kept (those
-    alone), from the shards and from the earlier outputs among ``parts``, to locate each link's
-    shared passage before ``links.parquet`` is written (:func:`.dedup.spans.with_spans`).
-    """
-    work = output / "_work"
-    shards_dir = work / "shards"
-    writers = {
-        "documents": TableWriter(target / "documents.parquet", DOCUMENTS),
-        "paragraphs": TableWriter(target / "paragraphs.parquet", FINAL_PARAGRAPHS),
-        "removed": TableWriter(target / "removed.parquet", FINAL_REMOVED),
-    }
-    fingerprint_columns = ["shingles", *band_columns(dedup)]
-    fingerprints = None
-    errors = [pl.read_parquet(work / "discovery_errors.parquet")]
-    seen_paths: set[str] = set()
-    unique_ids: set[str] = set()
-    removed_by_reason: Counter[str] = Counter()
-    contained = linked.links.filter(pl.col("kind") == "contained").select("left_id", "right_id")
-    ends = pl.concat([contained["left_id"], contained["right_id"]]).unique().implode()
-    end_texts = _earlier_texts(parts, ends) if not contained.is_empty() else []
-    # Parquet encoding and compression release the GIL: the four tables of a shard are written in
-    # threads at once. The next shard is read only when they are done: reading it while they were
-    # written saved 0.4 s at 50 MB of text (1.2 -> 0.8 s), but held two shards at once, and a large
-    # JSONL file is one shard (72 MB of text at 3x allsides-dev): 1582 -> 1425 MiB peak there.
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="corpusclean-write") as threads:
-        pending: list[Future] = []
-        for part, name in enumerate(record["shards"]):
-            for future in pending:
-                future.result()
-            # rebuild_documents makes each document's text anew from its kept paragraphs
-            tables = read_shard(shards_dir, name, skip={"documents": ("text",)})
-            if not contained.is_empty():
-                end_texts.append(tables["paragraphs"].filter(pl.col("paragraph_id").is_in(ends))
-                                 .select("paragraph_id", "text"))
-            final = finalize_shard(tables, linked, part)
-            pending = [threads.submit(writers[table].write, final[table])
-                       for table in ("documents", "paragraphs", "removed")]
-            removed_by_reason.update(final["removed"]["reason"].to_list())
-            errors.append(tables["errors"])
-            seen_paths.update(final["documents"]["source_path"].to_list())
-            unique_ids.update(final["documents"]["doc_id"].to_list())
-            shard_fingerprints = pl.concat([
-                tables["paragraphs"].select(META_COLUMNS),
-                pl.read_parquet(shards_dir / name / "fingerprints.parquet").select(fingerprint_columns),
-            ], how="horizontal").with_columns(linked.is_template(tables["paragraphs"]["paragraph_id"], part))
-            if fingerprints is None:
-                fingerprints = TableWriter(target / "fingerprints.parquet", dict(shard_fingerprints.schema))
-            pending.append(threads.submit(fingerprints.write, shard_fingerprints))
-            if part == 0:
-                failpoint("write.first_shard")  # its tables are being written by the threads
-            del tables, final, shard_fingerprints  # the threads hold what they still write
-        for future in pending:
-            future.result()
-    error_table = pl.concat(errors).sort("source_path", "record_offset")
-    seen_paths.update(error_table["source_path"].to_list())
-    unique_ids.update(error_table["doc_id"].to_list())
-    records = writers["documents"].rows + error_table.height
-    discovered = pl.read_parquet(work / "discovered.parquet")["source_path"].to_list()
-    missing = sorted(set(discovered) - seen_paths)
-    if missing:
-        raise RuntimeError(f"accounting failed: {len(missing)} input(s) are in neither documents nor errors, "
-                           f"e.g. {missing[:3]}")
-    if len(unique_ids) != records:
-        raise RuntimeError("accounting failed: a record is in documents and errors at once, or twice")
-    for writer in writers.values():
-        writer.close()
-    if fingerprints is None:
-        fingerprints = TableWriter(target / "fingerprints.parquet", {c: pl.String for c in META_COLUMNS})
-    fingerprints.close()
-    write_table(error_table, target / "errors.parquet")
-    failpoint("write.tables_closed")
-    links = with_spans(linked.links, contained, end_texts, dedup["shingle_size"])
-    del end_texts
-    write_table(links, target / "links.parquet")
-    failpoint("write.links")
-
-    new = linked.meta.filter(pl.col("is_new")) if not linked.meta.is_empty() else linked.meta
-    clustered = new.filter(pl.col("cluster_id").is_not_null()) if not new.is_empty() else new
-    return {
-        "files": record["files"],
-        "discovery_problems": record["discovery_problems"],
-        "discovered": len(discovered),
-        "inputs": writers["documents"].rows + error_table.height,
-        "documents": writers["documents"].rows,
-        "errors": error_table.height,
-        "paragraphs": writers["paragraphs"].rows,
-        "removed": writers["removed"].rows,
-        "links": links.height,
-        **{f"links_{kind}": links.filter(pl.col("kind") == kind).height for kind in ("exact", "near", "contained")},
-        "links_with_span": links.height - links["left_start"].null_count(),
-        "templates_removed": removed_by_reason.get("template", 0),
-        "clusters": clustered["cluster_id"].n_unique() if not clustered.is_empty() else 0,
-        "duplicate_paragraphs": clustered.filter(~pl.col("is_canonical")).height if not clustered.is_empty() else 0,
-        "repeating_earlier": (new.filter(pl.col("earlier_ids").list.len() > 0).height
-                              if not new.is_empty() and "earlier_ids" in new.columns else 0),
-        "removed_by_reason": dict(sorted(removed_by_reason.items())),
-        "errors_by_type": dict(sorted(Counter(error_table["error_type"].to_list()).items())),
-    }
-
-
-def _earlier_texts(parts: Sequence[Part], ids: pl.Series) -> list[pl.DataFrame]:
-    """``paragraph_id`` and ``text`` of the paragraphs ``ids`` (an imploded Series) in the earlier
-    outputs among ``parts`` (``--against``): their folder holds ``paragraphs.parquet`` beside the
-    fingerprints. An earlier output without it contributes nothing; its links get no span."""
-    found = []
-    for part in parts:
-        path = part.fingerprints.parent / "paragraphs.parquet"
-        if not part.new and path.is_file():
-            found.append(pl.scan_parquet(path).filter(pl.col("paragraph_id").is_in(ids))
-                         .select("paragraph_id", "text").collect())
-    return found
 
 
 def run(inputs: Sequence[str | Path], output: str | Path, config: Config | str | Path | None = None,

@@ -203,9 +203,22 @@ def finished(shards_dir: Path) -> set[str]:
     return {entry.name for entry in shards_dir.iterdir() if entry.is_dir() and not entry.name.startswith(".")}
 
 
-def read_shard(shards_dir: Path, name: str, skip: dict[str, tuple[str, ...]] | None = None) -> dict[str, pl.DataFrame]:
-    """The phase-A tables of one shard, without the columns ``skip`` names per table."""
+def read_shard(shards_dir: Path, name: str, skip: dict[str, tuple[str, ...]] | None = None,
+               tables: tuple[str, ...] = tuple(PHASE_A_TABLES),
+               rows: dict[str, tuple[int, int]] | None = None) -> dict[str, pl.DataFrame]:
+    """The phase-A ``tables`` of one shard, without the columns ``skip`` names per table.
+
+    ``rows`` maps a table to the row range ``(start, stop)`` to read of it: the reader then decodes
+    little more than those rows (30k of 297k paragraphs: 42 MiB against 190 MiB for the table)."""
     skip = skip or {}
-    return {table: pl.read_parquet(shards_dir / name / f"{table}.parquet",
-                                   columns=[c for c in schema if c not in skip.get(table, ())])
-            for table, schema in PHASE_A_TABLES.items()}
+    rows = rows or {}
+    read = {}
+    for table in tables:
+        columns = [c for c in PHASE_A_TABLES[table] if c not in skip.get(table, ())]
+        path = shards_dir / name / f"{table}.parquet"
+        if table in rows:
+            start, stop = rows[table]
+            read[table] = pl.scan_parquet(path).select(columns).slice(start, stop - start).collect()
+        else:
+            read[table] = pl.read_parquet(path, columns=columns)
+    return read

@@ -493,31 +493,40 @@ def rebuild_documents(documents: pl.DataFrame, paragraphs: pl.DataFrame, removed
     return documents, paragraphs
 
 
-def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked, part: int) -> dict[str, pl.DataFrame]:
+def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked, part: int,
+                   rows: tuple[int, int] | None = None) -> dict[str, pl.DataFrame]:
     """The final tables of shard ``part``: templates removed, cluster columns joined, documents rebuilt.
 
-    Memory: the final write holds one shard's tables while the previous shard's are being written,
-    so every copy made here adds to the peak of phase B (one shard's text is a third of the corpus at
-    3x allsides-dev). Hence no joins that gather all of a table's columns where a column can be
-    mapped or a slice of ``linked`` lines up row for row, and no second sort.
+    ``rows``: ``tables`` are a slice of whole documents of the shard, whose paragraphs are the
+    shard's paragraph rows ``start:stop`` (``removed`` holding those documents' rows only); the
+    final write cuts a large shard so (``pipeline._write_final``).
+
+    Memory: the final write holds one slice's tables while the previous slice's are being written,
+    so every copy made here adds to the peak of phase B (a slice is up to 50k paragraphs; a shard,
+    a third of the corpus at 3x allsides-dev). Hence no joins that gather all of a table's columns
+    where a column can be mapped or a slice of ``linked`` lines up row for row, and no second sort.
     """
     old, new = linked.outlets["outlet"], linked.outlets["_outlet"]
     tables = {name: table.with_columns(pl.col("outlet").replace(old, new)) if "outlet" in table.columns else table
               for name, table in tables.items()}
     paragraphs = tables["paragraphs"]
-    cluster_columns = linked.part_rows(linked.meta, part).select("paragraph_id", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
+    part_columns = linked.part_rows(linked.meta, part).select("paragraph_id", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
+    start, stop = rows if rows is not None else (0, part_columns.height)
+    cluster_columns = part_columns.slice(start, stop - start)
+    part_templates = linked.part_rows(linked.templates, part)
     # a phase-A shard's paragraphs are its rows of ``linked`` in order: the cluster columns are
     # placed beside them, not joined (a join gathers every column of the shard, text included)
     aligned = cluster_columns.height == paragraphs.height and cluster_columns["paragraph_id"].equals(
         paragraphs["paragraph_id"])
     if aligned:
-        template_at = linked.part_rows(linked.templates, part)["row"].to_numpy() - linked.offsets[part]
+        template_at = part_templates["row"].to_numpy().astype(np.int64) - linked.offsets[part] - start
         flags = np.zeros(paragraphs.height, dtype=bool)
-        flags[template_at] = True
+        flags[template_at[(template_at >= 0) & (template_at < paragraphs.height)]] = True
         is_template = pl.Series("is_template", flags)
     else:
         is_template = linked.is_template(paragraphs["paragraph_id"], part)
-    evidence = linked.part_rows(linked.templates, part).select("paragraph_id", *EVIDENCE)
+        cluster_columns = part_columns
+    evidence = part_templates.select("paragraph_id", *EVIDENCE)
     template_rows = paragraphs.filter(is_template).join(evidence, on="paragraph_id", how="left").select(
         "doc_id", "source_path", pl.col("source_units").list.first().cast(pl.Int32).alias("unit_idx"),
         pl.lit(0, dtype=pl.Int32).alias("char_start"), pl.col("text").str.len_chars().cast(pl.Int32).alias("char_end"),
