@@ -18,7 +18,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 RAW = REPO / "raw"
-SHARED = REPO.parent / "shared"
+#: ``../shared`` beside the checkout; ``CORPUSCLEAN_SHARED`` points elsewhere (``.ci/run`` sets it to a
+#: missing folder for its second pass, a user's clone without the shared data).
+SHARED = Path(os.environ.get("CORPUSCLEAN_SHARED") or REPO.parent / "shared")
 SEEDS = SHARED / "seeds"
 #: The Parquet tables of a run's output folder.
 TABLES = ("documents", "paragraphs", "removed", "links", "errors")

@@ -25,7 +25,7 @@ from polars.testing import assert_frame_equal
 from tests.conftest import REPO, RAW, corpusclean, kill_when
 
 TABLES = ("documents", "paragraphs", "removed", "links", "errors", "fingerprints")
-SHARED = ("The harbour authority said the new breakwater would be finished before the winter storms, "
+SHARED_PARAGRAPHS = ("The harbour authority said the new breakwater would be finished before the winter storms, "
           "and that the fishing fleet could use the inner basin from the first of March.",
           "Residents asked the council to publish the full engineering report and the costs of the "
           "delay, which the mayor promised to do at the next public meeting of the board.")
@@ -41,7 +41,7 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
         outlet = pages / f"outlet-{i % 10}"
         outlet.mkdir(parents=True, exist_ok=True)
         body = [f"Story {i} about the harbour, number {i * 7919 % 1000}, told in its own words by outlet {i % 10}.",
-                SHARED[i % 2], f"Short line {i % 4} of the day.",
+                SHARED_PARAGRAPHS[i % 2], f"Short line {i % 4} of the day.",
                 f"The council will meet again on day {i} to settle the remaining questions of the plan."]
         (outlet / f"story-{i:03d}.txt").write_text(f"Harbour story {i}\n\n" + "\n\n".join(body) + "\n")
     for name, min_words in (("a", 3), ("b", 30)):

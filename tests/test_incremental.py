@@ -85,8 +85,9 @@ def test_on_real_news_incremental_differs_from_joint_only_as_the_readme_says(tmp
     # allsides-dev's first 3,000 articles in two crawls: every link one run has and the other has not
     # is explained by a template decision (an earlier output's are kept, not judged again) or by the
     # other run linking the same paragraph to another member of the same cluster
-    from tests.conftest import load_benchmark_module
+    from tests.conftest import SHARED, load_benchmark_module
     incremental = load_benchmark_module("incremental")
+    incremental.ALLSIDES = SHARED / "allsides-dev" / "allsides-dev.jsonl.gz"
     if not incremental.ALLSIDES.is_file():
         pytest.skip("../shared/allsides-dev is absent (it sits beside the checkout in CI)")
     figures = incremental.measure(tmp_path, articles=3000)

@@ -20,11 +20,12 @@ import pytest
 import xxhash
 
 from corpusclean.text.normalize import normalize
+from tests.conftest import SHARED
 
 REPO = Path(__file__).resolve().parent.parent
 LABELS = REPO / "benchmarks" / "labels"
 FILES = {"recurring": LABELS / "allsides_recurring.jsonl", "template": LABELS / "allsides_template_sample.jsonl"}
-CORPUS = REPO.parent / "shared" / "allsides-dev" / "allsides-dev.jsonl.gz"
+CORPUS = SHARED / "allsides-dev" / "allsides-dev.jsonl.gz"
 ALLOWED_LABELS = {"chrome", "content", "unsure"}
 REQUIRED = {"hash", "site", "label", "n_docs", "first_words"}
 OPTIONAL = {"note", "group", "n_sites"}
