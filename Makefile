@@ -24,7 +24,7 @@ test: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz.py --cases 100000
 
-## bench: extraction quality on ../shared/aeb
+## bench: extraction quality on ../shared/aeb and ../shared/wcxb-dev-articles
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extraction_quality.py
 

@@ -97,6 +97,7 @@ class ExtractSection(BaseModel):
     favor_precision: bool
     favor_recall: bool
     fast: bool
+    fallback_share: Annotated[float, Field(ge=0, le=1)]  # 0: no fallback to the full pass
 
     @model_validator(mode="after")
     def _one_focus(self) -> "ExtractSection":
