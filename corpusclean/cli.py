@@ -26,6 +26,7 @@ from typing import Annotated, Optional
 os.environ["_RJEM_MALLOC_CONF"] = ",".join(filter(None, [os.environ.get("_RJEM_MALLOC_CONF"), "narenas:1,muzzy_decay_ms:0"]))
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -33,7 +34,27 @@ from rich.table import Table
 from . import __version__, interrupts
 from .errors import OutOfSpace, UsageError
 
+def _untyped_help(get_help_option):
+    """``--help`` without the ``<bool>`` type the help table shows for it; it takes no value, and no
+    other flag of ours shows a type either (their ``metavar`` is empty)."""
+    def untyped(self, ctx):
+        option = get_help_option(self, ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+    return untyped
+
+
+class _Command(typer.core.TyperCommand):
+    get_help_option = _untyped_help(typer.core.TyperCommand.get_help_option)
+
+
+class _Group(typer.core.TyperGroup):
+    get_help_option = _untyped_help(typer.core.TyperGroup.get_help_option)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="corpusclean",
     help="Turn raw news crawls into a clean, deduplicated Parquet corpus with provenance.",
     no_args_is_help=True,
@@ -51,7 +72,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+    version: Annotated[bool, typer.Option("--version", metavar="", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Turn raw news crawls into a clean, deduplicated Parquet corpus with provenance.
@@ -66,15 +87,15 @@ InputsArg = Annotated[list[Path], typer.Argument(
     show_default=False)]
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder for the Parquet tables and manifest.json.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config overlaid on configs/default.toml.")]
-WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Processes for per-document work (default: all cores).")]
-FreshOpt = Annotated[bool, typer.Option("--fresh/--resume", help="Start over, or (default) keep the shards an interrupted run with the same inputs and config finished.")]
-EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Where phase A runs: local (process pool) or ray (Ray Data; pip install 'corpusclean[ray]').")]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", help="Processes for per-document work, 1 or more (default: all cores).")]
+FreshOpt = Annotated[bool, typer.Option("--fresh/--resume", metavar="", help="Start over, or (default) keep the shards an interrupted run with the same inputs and config finished.")]
+EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Where phase A runs: local (process pool) or ray (Ray Data; pip install 'corpusclean\\[ray]').")]
 AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")]
 AgainstOpt = Annotated[Optional[list[Path]], typer.Option("--against", help="Earlier output folder to link new paragraphs to, from its stored fingerprints (repeatable).")]
-KeepWorkOpt = Annotated[bool, typer.Option("--keep-work", help="Keep the phase-A data in OUTPUT/_work after success (a little more than the final tables), for a later `corpusclean dedup OUTPUT`.")]
-FollowLinksOpt = Annotated[bool, typer.Option("--follow-links", help="Follow symbolic links that lead outside the inputs (by default each is an errors row).")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for usage errors.")]
+KeepWorkOpt = Annotated[bool, typer.Option("--keep-work", metavar="", help="Keep the phase-A data in OUTPUT/_work after success (a little more than the final tables), for a later `corpusclean dedup OUTPUT`.")]
+FollowLinksOpt = Annotated[bool, typer.Option("--follow-links", metavar="", help="Follow symbolic links that lead outside the inputs (by default each is an errors row).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress bar and no summary.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", metavar="", help="Show tracebacks for usage errors.")]
 
 
 class _ProgressDisplay:
@@ -106,7 +127,7 @@ class _ProgressDisplay:
         self.progress.update(self.tasks[stage], completed=done, total=total, rate=rate)
 
 
-@app.command()
+@app.command(cls=_Command)
 def run(
     inputs: InputsArg,
     output: OutputOpt = Path("out"),
@@ -119,7 +140,7 @@ def run(
     keep_work: KeepWorkOpt = False,
     follow_links: FollowLinksOpt = False,
     quiet: QuietOpt = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when any input failed.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", metavar="", help="Exit with code 1 when any input failed.")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Clean INPUTS into OUTPUT: documents, paragraphs, removed, links and errors tables.
@@ -131,6 +152,7 @@ def run(
     Incremental: corpusclean run new-crawl -o out2 --against out
     """
     from .pipeline import run as run_pipeline
+    _check_workers(workers, debug)
     _settle()
 
     try:
@@ -147,7 +169,7 @@ def run(
     _finish(result, quiet, strict)
 
 
-@app.command()
+@app.command(cls=_Command)
 def extract(
     inputs: InputsArg,
     output: OutputOpt = Path("out"),
@@ -165,6 +187,7 @@ def extract(
     Follow with `corpusclean dedup OUTPUT`. Example: corpusclean extract raw -o out
     """
     from .pipeline import run_extract
+    _check_workers(workers, debug)
     _settle()
 
     try:
@@ -183,14 +206,14 @@ def extract(
                         f"next: corpusclean dedup {output}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def dedup(
     output: Annotated[Path, typer.Argument(help="Folder holding phase-A output (from `extract` or `run`).")],
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Config whose [dedup] section to use (default: the one phase A ran with).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Config whose \\[dedup] section to use (default: the one phase A ran with).")] = None,
     against: AgainstOpt = None,
     keep_work: KeepWorkOpt = False,
     quiet: QuietOpt = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit with code 1 when any input failed.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", metavar="", help="Exit with code 1 when any input failed.")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Phase B only: link, de-template and cluster the paragraphs of OUTPUT, and write its tables.
@@ -211,6 +234,12 @@ def dedup(
     except KeyboardInterrupt as stop:
         raise typer.Exit(interrupts.report(stop, output)) from None
     _finish(result, quiet, strict)
+
+
+def _check_workers(workers: int | None, debug: bool) -> None:
+    """``--workers`` is checked here, not by typer's ``min``, whose error is a five-line box."""
+    if workers is not None and workers < 1:
+        _usage_exit(UsageError(f"--workers must be 1 or more, got {workers}"), debug)
 
 
 def _settle() -> None:
@@ -272,7 +301,7 @@ def _print_summary(result, console: Console) -> None:
 
 from .views.commands import register  # noqa: E402  (the report and inspect commands)
 
-register(app)
+register(app, _Command)
 
 
 def main() -> None:

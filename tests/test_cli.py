@@ -171,6 +171,24 @@ def test_help_and_version():
     assert corpusclean("--version").stdout.startswith("corpusclean ")
 
 
+def test_help_shows_no_bool_placeholder_and_keeps_bracketed_words():
+    # typer printed <bool> beside every flag, and rich markup ate "[ray]" and "[dedup]" (issue 16)
+    wide = {**os.environ, "COLUMNS": "200"}
+    for command in ((), ("run",), ("extract",), ("dedup",), ("report",), ("inspect",)):
+        done = corpusclean(*command, "--help", env=wide)
+        assert done.returncode == 0 and "--help" in done.stdout and "<bool>" not in done.stdout, command
+    assert "pip install 'corpusclean[ray]'" in corpusclean("run", "--help", env=wide).stdout
+    assert "Config whose [dedup] section" in corpusclean("dedup", "--help", env=wide).stdout
+
+
+@pytest.mark.parametrize("workers", ["0", "-1"])
+def test_workers_below_1_is_one_line_and_exit_2(tmp_path, workers):
+    done = corpusclean("run", "raw", "-o", str(tmp_path / "out"), f"--workers={workers}")
+    assert done.returncode == 2
+    assert done.stderr == f"corpusclean: error: --workers must be 1 or more, got {workers}\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_extract_then_dedup_gives_the_tables_of_run(raw_run, tmp_path):
     _, _, tables, _ = raw_run
     assert corpusclean("extract", "raw", "-o", str(tmp_path), "--quiet").returncode == 0

@@ -14,13 +14,13 @@ import typer
 
 OutArg = Annotated[Path, typer.Argument(help="Output folder of a finished run (from `corpusclean run`).",
                                         metavar="OUT", show_default=False)]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for usage errors.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", metavar="", help="Show tracebacks for usage errors.")]
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, command_class: type | None = None) -> None:
     """Add ``report`` and ``inspect`` to ``app``."""
 
-    @app.command()
+    @app.command(cls=command_class)
     def report(
         output: OutArg,
         report_path: Annotated[Optional[Path], typer.Option(
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         size = written.stat().st_size
         print(f"report: {written} ({size / 1024:,.0f} KB in {time.perf_counter() - started:.2f} s)")
 
-    @app.command()
+    @app.command(cls=command_class)
     def inspect(
         output: OutArg,
         doc: Annotated[Optional[str], typer.Option("--doc", help="A document id (or a unique prefix).")] = None,
