@@ -272,7 +272,10 @@ def _print_summary(result, console: Console) -> None:
     table = Table(title=f"corpusclean run → {result.output}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
-    table.add_row("inputs", f"{counts['inputs']:,}")
+    manifest = result.manifest
+    table.add_row("files", f"{counts['files']:,} in {manifest['shards']:,} shard(s)"
+                           + (f", {manifest['shards_resumed']:,} resumed from an earlier run" if manifest.get("shards_resumed") else ""))
+    table.add_row("records", f"{counts['inputs']:,} (documents and errors)")
     table.add_row("documents", f"{counts['documents']:,}")
     table.add_row("errors", f"{counts['errors']:,}")
     table.add_row("paragraphs kept", f"{counts['paragraphs']:,}")
@@ -283,7 +286,9 @@ def _print_summary(result, console: Console) -> None:
     table.add_row("template paragraphs removed", f"{counts['templates_removed']:,}")
     if result.manifest.get("against"):
         table.add_row("repeating earlier outputs", f"{counts['repeating_earlier']:,} paragraphs")
-    table.add_row("time", f"{timings['total']:.2f} s ({counts['inputs'] / max(timings['total'], 1e-9):.0f} docs/s)")
+    rate = counts["inputs"] / max(timings["total"], 1e-9)
+    table.add_row("time", f"{timings['total']:.2f} s ({rate:,.1f} records/s)" if rate < 100
+                  else f"{timings['total']:.2f} s ({rate:,.0f} records/s)")
     console.print(table)
     if result.removed_by_reason:
         removed = Table("removed by rule", "spans", title_justify="left")

@@ -25,9 +25,22 @@ def raw_run(tmp_path_factory):
 
 
 def test_summary_is_printed(raw_run):
-    completed, _, tables, _ = raw_run
+    completed, _, tables, manifest = raw_run
     assert "documents" in completed.stdout and "removed by rule" in completed.stdout
     assert f"{tables['documents'].height}" in completed.stdout
+    # records, not "inputs"; the rate with a decimal where it is small, not "(1 docs/s)" (issue 16)
+    assert f"{manifest['counts']['inputs']} (documents and errors)" in completed.stdout
+    assert "records/s)" in completed.stdout and "docs/s" not in completed.stdout
+
+
+def test_summary_says_how_many_shards_were_resumed(tmp_path):
+    out = tmp_path / "out"
+    assert corpusclean("extract", "raw", "-o", str(out), "-q").returncode == 0
+    done = corpusclean("run", "raw", "-o", str(out), env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["shards_resumed"] == manifest["shards"] > 0
+    assert f"in {manifest['shards']} shard(s), {manifest['shards_resumed']} resumed from an earlier run" in done.stdout
 
 
 def test_every_input_is_accounted_for(raw_run):
