@@ -499,7 +499,7 @@ def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked, part: int,
 
     ``rows``: ``tables`` are a slice of whole documents of the shard, whose paragraphs are the
     shard's paragraph rows ``start:stop`` (``removed`` holding those documents' rows only); the
-    final write cuts a large shard so (``pipeline._write_final``).
+    final write cuts a large shard so (:func:`corpusclean.writers.final.write_final`).
 
     Memory: the final write holds one slice's tables while the previous slice's are being written,
     so every copy made here adds to the peak of phase B (a slice is up to 50k paragraphs; a shard,
