@@ -43,6 +43,7 @@ from .errors import UsageError
 from .executors.local import default_workers, run_shards
 from .failpoints import failpoint
 from .readers.discover import discover
+from .readers.records import ID_SCHEME, OLD_ID_SCHEME
 from .schema import ERRORS, frame
 from .shards import drop_pieces, finished, merge_pieces, plan_shards
 from .writers.final import write_final
@@ -207,6 +208,7 @@ def _extract(inputs: Sequence[str | Path], output: Path, config: Config, workers
         "config_source": config.source,
         "config_hash": context.config_hash,
         "config": config.values,
+        "id_scheme": ID_SCHEME,
         "workers": workers,
         "engine": engine,
         "files": len(files),
@@ -237,6 +239,10 @@ def _earlier_part(earlier: str | Path, dedup: dict[str, Any], output: Path) -> P
         raise UsageError(f"--against {folder}: no manifest.json there; give the output folder of an earlier run") from None
     if not fingerprints.is_file():
         raise UsageError(f"--against {folder}: no fingerprints.parquet there (written by corpusclean 0.1+ runs)")
+    if manifest.get("id_scheme", OLD_ID_SCHEME) != ID_SCHEME:
+        raise UsageError(f"--against {folder}: its ids were made as {manifest.get('id_scheme', OLD_ID_SCHEME)}, "
+                         f"which can give two crawls' different pages one id; rerun it with this version "
+                         f"(ids: {ID_SCHEME})")
     theirs = manifest["config"]["dedup"]
     for key in FINGERPRINT_KEYS:
         if theirs.get(key) != dedup[key]:
@@ -321,6 +327,8 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
             "tool": "corpusclean",
             **{key: record[key] for key in ("version", "inputs", "config_source", "workers", "engine",
                                             "shards_resumed")},
+            # phase A made the ids: an older phase A (``corpusclean dedup`` on its _work) keeps its scheme
+            "id_scheme": record.get("id_scheme", OLD_ID_SCHEME),
             "config": config_values,
             "config_hash": config_hash,
             "phase_a_config_hash": record["config_hash"],

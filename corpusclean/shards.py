@@ -41,7 +41,7 @@ import xxhash
 from .clean import Rows, clean_files, context_from_json
 from .dedup.fingerprints import fingerprint_table
 from .readers.discover import InputFile
-from .readers.records import is_jsonl_name, jsonl_pieces
+from .readers.records import ID_SCHEME, is_jsonl_name, jsonl_pieces
 from .schema import DOCUMENTS, ERRORS, PARAGRAPHS, REMOVED, frame
 
 PHASE_A_TABLES = {"documents": DOCUMENTS, "paragraphs": PARAGRAPHS, "removed": REMOVED, "errors": ERRORS}
@@ -106,7 +106,8 @@ def plan_shards(files: list[InputFile], shard_files: int, config_hash: str,
     shards = []
     piece_index = len(chunks)
     for index, (chunk, size) in enumerate(zip(chunks, sizes)):
-        digest = xxhash.xxh64(config_hash.encode())
+        # the id scheme too: a shard finished by a version that made ids otherwise is not resumed
+        digest = xxhash.xxh64(f"{config_hash}#{ID_SCHEME}".encode())
         for file in chunk:
             digest.update(file.source_path.encode() + b"\0" + str(file.path).encode() + b"\0")
         name = f"shard-{index:05d}-{digest.hexdigest()[:12]}"

@@ -26,6 +26,15 @@ SEEDS = SHARED / "seeds"
 TABLES = ("documents", "paragraphs", "removed", "links", "errors")
 
 
+def raw_doc_id(path: str) -> str:
+    """The ``doc_id`` of the one-record file ``raw/<path>`` (see ``make_doc_id``: place and content)."""
+    import xxhash
+
+    from corpusclean.readers.records import make_doc_id
+
+    return make_doc_id(f"raw/{path}", 0, xxhash.xxh64((RAW / path).read_bytes()).hexdigest())
+
+
 def corpusclean(*args: str, cwd: Path = REPO, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
     """Run the real command line, ``python -m corpusclean ARGS``, in a subprocess."""
     return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=cwd, capture_output=True, text=True,

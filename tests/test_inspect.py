@@ -13,9 +13,11 @@ from rich.console import Console
 
 from corpusclean.errors import UsageError
 from corpusclean.views.inspect import PASSAGE_CHARS, _passage, inspect_cluster, inspect_document, inspect_outlet
-from tests.conftest import corpusclean
+from tests.conftest import corpusclean, raw_doc_id
 
-WIRE_VOTE = "c14835061c1b90a6"     # raw/northwind-wire/portsmere-tidal-barrier-vote.txt
+WIRE_VOTE = raw_doc_id("northwind-wire/portsmere-tidal-barrier-vote.txt")
+LANTERN_BARRIER = raw_doc_id("the-lantern/portsmere-barrier-what-comes-next.md")
+TRIBUNE_VOTE = raw_doc_id("harbor-tribune/portsmere-votes-for-tidal-barrier.html")
 
 
 def inspect_cli(*args: str) -> subprocess.CompletedProcess:
@@ -55,7 +57,7 @@ def _contained_links(tables) -> list[dict]:
 
 
 def test_inspect_document_shows_the_shared_passage_of_each_contained_link(raw_out, tables):
-    for doc_id, side in ((WIRE_VOTE, "left"), ("62ba8a6f4d618286", "right")):
+    for doc_id, side in ((WIRE_VOTE, "left"), (LANTERN_BARRIER, "right")):
         completed = inspect_cli("inspect", str(raw_out), "--doc", doc_id)
         assert completed.returncode == 0, completed.stderr
         lines = completed.stdout.splitlines()
@@ -122,7 +124,7 @@ def test_inspect_document_by_prefix_and_struck_style(raw_out):
 
 def test_inspect_cluster(raw_out, tables):
     paragraphs = tables["paragraphs"]
-    tribune = paragraphs.filter(pl.col("doc_id") == "07999b59fccf52a1", pl.col("cluster_id").is_not_null()).row(0, named=True)
+    tribune = paragraphs.filter(pl.col("doc_id") == TRIBUNE_VOTE, pl.col("cluster_id").is_not_null()).row(0, named=True)
     completed = inspect_cli("inspect", str(raw_out), "--cluster", tribune["cluster_id"])
     assert completed.returncode == 0, completed.stderr
     out = completed.stdout
@@ -139,7 +141,7 @@ def test_inspect_cluster(raw_out, tables):
 
 def test_a_quote_is_no_member_of_its_sources_cluster(tables):
     # the Lantern quotes the wire's mayor inside a longer paragraph: a contained link, no cluster
-    lantern = tables["paragraphs"].filter(pl.col("paragraph_id") == "62ba8a6f4d618286-0002").row(0, named=True)
+    lantern = tables["paragraphs"].filter(pl.col("paragraph_id") == f"{LANTERN_BARRIER}-0002").row(0, named=True)
     assert lantern["cluster_id"] is None and lantern["cluster_size"] == 1
     assert tables["links"].filter(pl.col("right_id") == lantern["paragraph_id"])["kind"].to_list() == ["contained"]
 

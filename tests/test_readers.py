@@ -154,7 +154,7 @@ def test_plain_text_file(tmp_path, input_config):
     assert record.record_offset == 0
     assert record.source_path == "raw/outlet/note.txt"
     assert record.folder_outlet == "outlet"
-    assert record.doc_id == make_doc_id("raw/outlet/note.txt", 0)
+    assert record.doc_id == make_doc_id("raw/outlet/note.txt", 0, record.source_hash)
     assert record.hints == {}
 
 
@@ -297,7 +297,7 @@ def test_jsonl_records_errors_and_offsets(tmp_path, input_config):
     assert "'text'" in missing.message
     ids = [item.doc_id for item in items]
     assert len(set(ids)) == 3
-    assert ids[1] == make_doc_id("raw/outlet/feed.jsonl", len(lines[0]))
+    assert ids[1] == make_doc_id("raw/outlet/feed.jsonl", len(lines[0]))  # an error: no content read
 
 
 def test_jsonl_html_field_and_blank_lines(tmp_path, input_config):
@@ -336,6 +336,7 @@ def test_doc_ids_are_stable(tmp_path, input_config):
     assert make_doc_id("raw/a/b.html", 0) == make_doc_id("raw/a/b.html", 0)
     assert make_doc_id("raw/a/b.html", 0) != make_doc_id("raw/a/b.html", 1)
     assert make_doc_id("raw/a/b.html", 0) != make_doc_id("raw/a/c.html", 0)
+    assert make_doc_id("raw/a/b.html", 0, "a1") != make_doc_id("raw/a/b.html", 0, "b2")
     assert len(make_doc_id("raw/a/b.html", 0)) == 16
     file = _write(tmp_path, "s.txt", b"Same bytes.")
     first = _single_record(list(read_records(file, input_config)))

@@ -159,7 +159,7 @@ def test_pages_errors_and_offsets(tmp_path, input_config, layout):
     first = items[0]
     assert first.container == "warc" and first.format == "html"
     assert first.hints == {"url": "https://news.example/1", "fetch_date": "2024-05-07"}
-    assert first.doc_id == make_doc_id(f"crawl/{name}", offsets[index["page1"]])
+    assert first.doc_id == make_doc_id(f"crawl/{name}", offsets[index["page1"]], first.source_hash)
     assert "Story 1" in first.text and first.encoding == "ascii"
     image, redirect = items[2], items[3]
     assert "image/png" in image.message and "https://news.example/photo.png" in image.message

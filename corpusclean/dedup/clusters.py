@@ -167,7 +167,8 @@ def assign_clusters(paragraphs: pl.DataFrame, near: pl.DataFrame, measure: Measu
                                 "cluster_id": [xxhash.xxh64_hexdigest(pid.encode()) for pid in canonical_ids]},
                                schema={"canonical_id": pl.String, "cluster_id": pl.String})
     clustered = members.join(cluster_ids, on="canonical_id").select(
-        "row", "cluster_id", "cluster_size", (pl.col("paragraph_id") == pl.col("canonical_id")).alias("is_canonical"),
+        # by row, not id: a page an earlier output holds too (same bytes, same place) has the same ids there
+        "row", "cluster_id", "cluster_size", (pl.col("row") == pl.col("_canonical_row")).alias("is_canonical"),
         "canonical_id", "canonical_doc_id", pl.col("_similarity").alias("similarity"), "cluster_outlets")
     singleton = pl.col("cluster_size").is_null()
     return paragraphs.join(clustered, on="row", how="left", maintain_order="left").with_columns(

@@ -105,7 +105,9 @@ def _read_meta(parts: list[Part]) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame()
     meta = pl.concat(frames, how="vertical_relaxed").collect().with_row_index("row")
-    in_order = meta.select(pl.arg_sort_by(CANONICAL_ORDER, nulls_last=True, maintain_order=True))[:, 0].to_numpy()
+    # an earlier output's copy of a page (the same bytes at the same place: the same ids) comes first
+    in_order = meta.select(pl.arg_sort_by([*CANONICAL_ORDER, "is_new"], nulls_last=True,
+                                          maintain_order=True))[:, 0].to_numpy()
     ranks = np.empty(meta.height, dtype=np.uint32)
     ranks[in_order] = np.arange(meta.height, dtype=np.uint32)
     # _rank stands for the canonical order from here on, so its four columns need not be held
@@ -453,13 +455,19 @@ def outlet_spellings(meta: pl.DataFrame) -> pl.DataFrame:
 
 
 def _earlier_ids(links: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFrame:
-    """For each new paragraph, the ids of earlier-output paragraphs it is directly linked to."""
+    """For each new paragraph, the ids of earlier-output paragraphs it is directly linked to.
+
+    A page an earlier output holds as well (the same bytes at the same place) has the same ids there
+    (:func:`corpusclean.readers.records.make_doc_id`): each of its paragraphs repeats the earlier one
+    of its own id, which no link names (a link joins two ids); counted, as links are, for paragraphs
+    long enough to link (``dedup.min_words``)."""
     old = meta.filter(~pl.col("is_new")).select("paragraph_id")
-    if old.is_empty() or links.is_empty():
+    if old.is_empty():
         return pl.DataFrame(schema={"paragraph_id": pl.String, "earlier_ids": pl.List(pl.String)})
     sides = pl.concat([
         links.select(pl.col("right_id").alias("paragraph_id"), pl.col("left_id").alias("other")),
         links.select(pl.col("left_id").alias("paragraph_id"), pl.col("right_id").alias("other")),
+        meta.filter(pl.col("is_new") & pl.col("_eligible")).select("paragraph_id", pl.col("paragraph_id").alias("other")),
     ])
     return (sides.join(old.rename({"paragraph_id": "other"}), on="other")
             .group_by("paragraph_id").agg(pl.col("other").unique().sort().alias("earlier_ids")))

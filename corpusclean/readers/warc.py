@@ -351,7 +351,7 @@ class _Reader:
         except InputError as error:
             return self.error(offset, error.error_type, error.message, error.stage)
         item.record_offset = self._offset(offset)
-        item.doc_id = make_doc_id(self.file.source_path, item.record_offset)
+        item.doc_id = make_doc_id(self.file.source_path, item.record_offset, item.source_hash)
         return item
 
     def _body(self, record, codings: list[str]) -> bytes:
