@@ -4,6 +4,7 @@ the exit code 2 line for anything unknown."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
 
@@ -43,9 +44,12 @@ def test_inspect_document(raw_out, tables):
     links = tables["links"].filter((pl.col("left_doc_id") == WIRE_VOTE) | (pl.col("right_doc_id") == WIRE_VOTE))
     assert f"links ({links.height})" in out
     for link in links.iter_rows(named=True):
-        line = next(line for line in out.splitlines() if link["right_id"] in line and link["left_id"] in line)
+        # this document's paragraph by its index, the other by its id, containments this/other
+        mine, other = ("left", "right") if link["left_doc_id"] == WIRE_VOTE else ("right", "left")
+        line = next(line for line in out.splitlines() if link[f"{other}_id"] in line and "│" in line
+                    and line.split("│")[1].strip() == str(int(link[f"{mine}_id"].rsplit("-", 1)[1])))
         assert link["kind"] in line and f"{link['jaccard']:.3f}" in line
-        assert f"{link['containment_left']:.3f}" in line and f"{link['containment_right']:.3f}" in line
+        assert f"{link[f'containment_{mine}']:.3f}/{link[f'containment_{other}']:.3f}" in line
 
 
 def _contained_links(tables) -> list[dict]:
@@ -67,7 +71,8 @@ def test_inspect_document_shows_the_shared_passage_of_each_contained_link(raw_ou
             other = "right" if side == "left" else "left"
             start, end = link[f"{side}_start"], link[f"{side}_end"]
             # the passage as it reads in this document's paragraph, on the row of the link's two paragraphs
-            row = next(line for line in lines if line.count(link[f"{side}_id"]) and link[f"{other}_id"] in line
+            index = str(int(link[f"{side}_id"].rsplit("-", 1)[1]))  # this document's paragraph, by index
+            row = next(line for line in lines if line.split("│")[1:2] == [f" {index:<4} "] and link[f"{other}_id"] in line
                        and "“" in line)
             assert _passage(link[f"{side}_text"], start, end) in row
             assert f"{start}-{end} of {len(link[f'{side}_text'])}" in row
@@ -135,8 +140,11 @@ def test_inspect_cluster(raw_out, tables):
     for member in members.iter_rows(named=True):
         assert member["paragraph_id"] in out and member["outlet"] in out and member["date"] in out
     link = tables["links"].filter(pl.col("right_id") == tribune["paragraph_id"]).row(0, named=True)
-    line = next(line for line in out.splitlines() if line.count("-00") == 2 and link["left_id"] in line)
-    assert "exact" in line and f"{link['jaccard']:.3f}" in line and f"{link['containment_left']:.3f}" in line
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if link["left_id"] in line and f"→ {link['right_id']}" in lines[i + 1])
+    line = lines[at]
+    assert "exact" in line and f"{link['jaccard']:.3f}" in line
+    assert f"{link['containment_left']:.3f}/{link['containment_right']:.3f}" in line
 
 
 def test_a_quote_is_no_member_of_its_sources_cluster(tables):
@@ -180,3 +188,61 @@ def test_missing_run_is_a_usage_error(tmp_path):
     for view in (inspect_document, inspect_cluster, inspect_outlet):
         with pytest.raises(UsageError, match="no such output folder"):
             view(tmp_path / "missing", "x", Console())
+
+
+@pytest.mark.parametrize("columns", ["80", "120"])
+def test_views_fit_the_terminal_and_never_cut_an_id(raw_out, tables, columns):
+    env = {**os.environ, "COLUMNS": columns, "NO_COLOR": "1", "TERM": "dumb"}
+    tribune = tables["paragraphs"].filter(pl.col("doc_id") == TRIBUNE_VOTE, pl.col("cluster_id").is_not_null()).row(0, named=True)
+    for args, ids in ((["--doc", WIRE_VOTE], _link_ids(tables, WIRE_VOTE)),
+                      (["--cluster", tribune["cluster_id"]],
+                       tables["paragraphs"].filter(pl.col("cluster_id") == tribune["cluster_id"])["paragraph_id"].to_list()),
+                      (["--outlet", "The Lantern"],
+                       tables["documents"].filter(pl.col("outlet") == "The Lantern")["doc_id"].to_list())):
+        completed = corpusclean("inspect", str(raw_out), *args, env=env)
+        assert completed.returncode == 0, completed.stderr
+        lines = completed.stdout.splitlines()
+        assert max(len(line) for line in lines) <= int(columns), args
+        assert ids and all(any(paragraph_id in line for line in lines) for paragraph_id in ids), args
+
+
+def _link_ids(tables, doc_id: str) -> list[str]:
+    """The other paragraphs of a document's links (its own are listed by index)."""
+    links = tables["links"].filter((pl.col("left_doc_id") == doc_id) | (pl.col("right_doc_id") == doc_id))
+    return [row["right_id"] if row["left_doc_id"] == doc_id else row["left_id"] for row in links.iter_rows(named=True)]
+
+
+def test_a_short_id_prefix_says_it_is_too_short(raw_out):
+    completed = inspect_cli("inspect", str(raw_out), "--doc", WIRE_VOTE[:3])
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == (f"corpusclean: error: document id prefix {WIRE_VOTE[:3]!r} is too short: "
+                                        "give at least 4 characters")
+
+
+def test_a_long_document_is_cut_and_says_how_much_is_left(tmp_path):
+    from corpusclean import run
+    from corpusclean.views.inspect import DOC_CHARS
+
+    folder = tmp_path / "crawl" / "site"
+    folder.mkdir(parents=True)
+    words = random.Random(7).choices(["harbour", "council", "flood", "wall", "vote", "residents", "quay", "tide",
+                                      "engineer", "storm", "market", "ferry", "island", "budget"], k=300_000)
+    paragraphs = [" ".join(words[i:i + 50]) + "." for i in range(0, 150_000, 50)]  # 3,000 paragraphs, ~1 MB
+    (folder / "long.txt").write_text("A very long record of the hearing\n\n" + "\n\n".join(paragraphs), encoding="utf-8")
+    (folder / "one.txt").write_text("One paragraph\n\n" + " ".join(words[150_000:]) + ".", encoding="utf-8")
+    run([tmp_path / "crawl"], tmp_path / "out", workers=1)
+    documents = pl.read_parquet(tmp_path / "out" / "documents.parquet")
+    for name in ("long.txt", "one.txt"):
+        doc_id = documents.filter(pl.col("source_path").str.ends_with(name))["doc_id"].item()
+        console = Console(record=True, width=200)
+        inspect_document(tmp_path / "out", doc_id, console)
+        out = console.export_text()
+        assert "not shown: --full prints the whole document" in out
+        assert DOC_CHARS < len(out) < DOC_CHARS + 20_000
+        left = int(re.search(r"… ([\d,]+) more characters", out).group(1).replace(",", ""))
+        assert left > 700_000
+        console = Console(record=True, width=200)
+        inspect_document(tmp_path / "out", doc_id, console, full=True)
+        whole = console.export_text()
+        last = paragraphs[-1] if name == "long.txt" else " ".join(words[-8:]) + "."
+        assert "not shown" not in whole and last in " ".join(whole.split())

@@ -16,6 +16,7 @@ in case. Anything unknown raises :class:`~corpusclean.errors.UsageError` with on
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ from .report import (NO_OUTLET, Block, RunOutput, cluster_members, clustered_par
 
 MAX_LISTED = 25         # rows of the longer lists (documents of an outlet, members of a cluster, links)
 MIN_PREFIX = 4
+#: A document prints at most this many characters of its text (a 90 MB page took 54 s to print whole);
+#: ``inspect --full`` prints all of it.
+DOC_CHARS = 200_000
 PASSAGE_CHARS = 90      # a shared passage longer than this shows its beginning … and its end
 
 
@@ -38,6 +42,8 @@ def _resolve(run: RunOutput, table: str, column: str, given: str, what: str) -> 
     ids = run.scan(table).select(column).filter(pl.col(column).is_not_null())
     if ids.filter(pl.col(column) == given).select(pl.len()).collect().item():
         return given
+    if len(given) < MIN_PREFIX and ids.filter(pl.col(column).str.starts_with(given)).head(1).collect().height:
+        raise UsageError(f"{what} id prefix {given!r} is too short: give at least {MIN_PREFIX} characters")
     if len(given) >= MIN_PREFIX:
         matches = (ids.filter(pl.col(column).str.starts_with(given)).unique().sort(column)
                    .head(3).collect()[column].to_list())
@@ -53,10 +59,12 @@ def _num(value: Any) -> str:
     return "" if value is None else f"{value:.3f}" if isinstance(value, float) else f"{value:,}"
 
 
-def _table(title: str, headers: list[str], numeric: set[str] = frozenset()) -> Table:
+def _table(title: str, headers: list[str], numeric: set[str] = frozenset(), whole: set[str] = frozenset()) -> Table:
+    """A table whose ``whole`` columns (ids, numbers, short words) are never wrapped: an id is for
+    copying; the other columns wrap when the terminal is narrow."""
     table = Table(title=title, title_justify="left")
     for header in headers:
-        table.add_column(header, justify="right" if header in numeric else "left")
+        table.add_column(header, justify="right" if header in numeric else "left", no_wrap=header in whole)
     return table
 
 
@@ -76,26 +84,35 @@ def _passage(text: str, start: int, end: int) -> str:
     return f"“{passage}”"
 
 
-def _print_passages(console: Console, title: str, rows: list[tuple[str, str, str, int, int]], where: str) -> None:
+def _print_passages(console: Console, title: str, rows: list[tuple[str, str, str, int, int]], where: str,
+                    mine_header: str = "paragraph") -> None:
     """A table of shared passages: ``rows`` of (paragraph, other paragraph, paragraph's text, start,
-    end), the passage cut from the text; nothing when there are none."""
+    end), the passage cut from the text; nothing when there are none. ``mine_header`` ``"para"``
+    shows the first paragraph by its index (they are all of the document shown)."""
     if not rows:
         return
-    table = _table(f"{title} ({len(rows)})", ["paragraph", "other paragraph", "characters", f"shared passage ({where})"],
-                   numeric={"characters"})
+    table = _table(f"{title} ({len(rows)})", [mine_header, "other paragraph", "characters", f"shared passage ({where})"],
+                   numeric={"characters"}, whole={mine_header, "other paragraph"})
     for mine, other, text, start, end in rows[:MAX_LISTED]:
-        _add_row(table, mine, other, f"{start}-{end} of {len(text)}", _passage(text, start, end))
+        _add_row(table, _para_idx(mine) if mine_header == "para" else mine, other, f"{start}-{end} of {len(text)}",
+                 _passage(text, start, end))
     console.print(table)
     if len(rows) > MAX_LISTED:
         console.print(f"… and {len(rows) - MAX_LISTED:,} more shared passages", style="dim")
+
+
+def _para_idx(paragraph_id: str) -> str:
+    """The index part of a paragraph id (``doc_id-NNNN``), as :func:`inspect_document` numbers its lines."""
+    return str(int(paragraph_id.rsplit("-", 1)[1]))
 
 
 def _removed_text(text: str, rule: str) -> Text:
     return Text.assemble(("~~", "dim"), (text, "dim strike red"), ("~~", "dim"), (f" [{rule}]", "dim italic"))
 
 
-def inspect_document(out_dir: str | Path, doc_id: str, console: Console) -> None:
-    """Print one document: metadata, text with removals struck through, its links."""
+def inspect_document(out_dir: str | Path, doc_id: str, console: Console, full: bool = False) -> None:
+    """Print one document: metadata, text with removals struck through, its links. The text stops
+    after :data:`DOC_CHARS` characters, saying how much is left, unless ``full``."""
     run = open_run(out_dir)
     doc_id = _resolve(run, "documents", "doc_id", doc_id, "document")
     doc = run.scan("documents").filter(pl.col("doc_id") == doc_id).with_columns(outlet_name()).collect().row(0, named=True)
@@ -114,8 +131,21 @@ def inspect_document(out_dir: str | Path, doc_id: str, console: Console) -> None
                   f"{doc['n_paragraphs']} paragraphs, {doc['n_removed']} removed, {doc['n_chars']:,} characters",
                   markup=False, highlight=False)
     console.rule()
-    for block in document_blocks(paragraphs.to_dicts(), removed.to_dicts()):
+    shown = 0
+    blocks = document_blocks(paragraphs.to_dicts(), removed.to_dicts())
+    for index, block in enumerate(blocks):
+        size = len(block.row["text"])
+        if not full and shown + size > DOC_CHARS:
+            # the rest is counted, not printed: rich lays a 90 MB page out in about a minute
+            kept = max(DOC_CHARS - shown, 200)
+            console.print(_block_text(_cut(block, kept)))
+            left = max(size - kept, 0) + sum(len(b.row["text"]) for b in blocks[index + 1:])
+            console.print(f"… {left:,} more characters ({len(blocks) - index - 1:,} more paragraphs and removed "
+                          f"spans) not shown: --full prints the whole document", style="dim", markup=False,
+                          highlight=False)
+            break
         console.print(_block_text(block))
+        shown += size
     console.rule()
 
     ids = paragraphs["paragraph_id"].implode()
@@ -128,9 +158,13 @@ def inspect_document(out_dir: str | Path, doc_id: str, console: Console) -> None
         pl.concat([links["left_id"], links["right_id"]]).unique().implode()))
         .select("paragraph_id", outlet_name(), "date").collect())
     where = {row["paragraph_id"]: row for row in others.iter_rows(named=True)}
-    table = _table(f"links ({links.height})", ["paragraph", "kind", "jaccard", "contained (this in other)",
-                   "contained (other in this)", "other paragraph", "outlet", "date"],
-                   numeric={"jaccard", "contained (this in other)", "contained (other in this)"})
+    # this document's paragraphs by index, as the text above numbers them, the other one by its whole
+    # id with its outlet and date below: five columns that fit 80 without cutting a value
+    table = _table(f"links ({links.height})", ["para", "kind", "jaccard", "contained", "other paragraph"],
+                   numeric={"para", "jaccard", "contained"},
+                   whole={"para", "kind", "jaccard", "contained", "other paragraph"})
+    table.caption, table.caption_justify = ("contained: share of this paragraph in the other / of the other "
+                                            "in this (word shingles)"), "left"
     own = dict(paragraphs.select("paragraph_id", "text").iter_rows())
     passages = []
     for link in links.iter_rows(named=True):
@@ -139,13 +173,25 @@ def inspect_document(out_dir: str | Path, doc_id: str, console: Console) -> None
         c_mine, c_other = ((link["containment_left"], link["containment_right"]) if mine_left
                            else (link["containment_right"], link["containment_left"]))
         info = where.get(other, {})
-        _add_row(table, mine, link["kind"], _num(link["jaccard"]), _num(c_mine), _num(c_other), other,
-                      info.get("outlet", ""), info.get("date") or "undated")
+        _add_row(table, _para_idx(mine), link["kind"], _num(link["jaccard"]), f"{_num(c_mine)}/{_num(c_other)}",
+                 f"{other}\n{info.get('outlet') or NO_OUTLET}, {info.get('date') or 'undated'}")
         start, end = (link.get("left_start"), link.get("left_end")) if mine_left else (link.get("right_start"), link.get("right_end"))
         if link["kind"] == "contained" and start is not None:
             passages.append((mine, other, own[mine], start, end))
     console.print(table)
-    _print_passages(console, "shared passages of contained links", passages, "as it reads here")
+    _print_passages(console, "shared passages of contained links", passages, "as it reads here", "para")
+
+
+def _cut(block: Block, chars: int) -> Block:
+    """``block`` with its text cut after ``chars`` characters, marked with an ellipsis."""
+    pieces, left = [], chars
+    for piece, rule in block.pieces:
+        if left <= 0:
+            break
+        pieces.append((piece[:left] + ("…" if len(piece) > left else ""), rule))
+        left -= len(piece)
+    text = block.row["text"]
+    return replace(block, row={**block.row, "text": text[:chars] + ("…" if len(text) > chars else "")}, pieces=pieces)
 
 
 def _block_text(block: Block) -> Text:
@@ -185,12 +231,15 @@ def inspect_cluster(out_dir: str | Path, cluster_id: str, console: Console) -> N
     console.rule()
     console.print(Text(canonical["text"]))
     console.rule()
-    table = _table(f"members ({members.height})", ["paragraph", "role", "outlet", "date", "document", "jaccard",
-                   "contained in canonical"], numeric={"jaccard", "contained in canonical"})
+    # the id with its outlet and date below, so that at 80 columns only the document's title wraps
+    table = _table(f"members ({members.height})", ["paragraph", "role", "jaccard", "contained", "document"],
+                   numeric={"jaccard", "contained"}, whole={"paragraph", "role", "jaccard", "contained"})
+    table.caption, table.caption_justify = "contained: share of the member in the canonical (word shingles)", "left"
     for m in members.head(MAX_LISTED).iter_rows(named=True):
         role = "canonical" if m["is_canonical"] else (m["kind"] or "via other members")
-        _add_row(table, m["paragraph_id"], role, m["outlet"], m["date"] or "undated", m["title"] or m["source_path"],
-                      _num(1.0 if m["is_canonical"] else m["jaccard"]), _num(m["containment_member"]))
+        _add_row(table, f"{m['paragraph_id']}\n{m['outlet'] or NO_OUTLET}, {m['date'] or 'undated'}", role,
+                 _num(1.0 if m["is_canonical"] else m["jaccard"]), _num(m["containment_member"]),
+                 m["title"] or m["source_path"])
     console.print(table)
     if members.height > MAX_LISTED:
         console.print(f"… and {members.height - MAX_LISTED:,} more members", style="dim")
@@ -200,12 +249,13 @@ def inspect_cluster(out_dir: str | Path, cluster_id: str, console: Console) -> N
     ids = members["paragraph_id"].implode()
     links = (run.scan("links").filter(pl.col("left_id").is_in(ids) & pl.col("right_id").is_in(ids))
              .sort("left_id", "right_id").collect())
-    table = _table(f"links among members ({links.height})", ["left (earlier)", "right (later)", "kind", "jaccard",
-                   "contained (left in right)", "contained (right in left)"],
-                   numeric={"jaccard", "contained (left in right)", "contained (right in left)"})
+    table = _table(f"links among members ({links.height})", ["left (earlier) → right (later)", "kind", "jaccard",
+                   "contained"], numeric={"jaccard", "contained"},
+                   whole={"left (earlier) → right (later)", "kind", "jaccard", "contained"})
+    table.caption, table.caption_justify = "contained: share of left in right / of right in left (word shingles)", "left"
     for link in links.head(MAX_LISTED).iter_rows(named=True):
-        _add_row(table, link["left_id"], link["right_id"], link["kind"], _num(link["jaccard"]),
-                      _num(link["containment_left"]), _num(link["containment_right"]))
+        _add_row(table, f"{link['left_id']}\n→ {link['right_id']}", link["kind"], _num(link["jaccard"]),
+                 f"{_num(link['containment_left'])}/{_num(link['containment_right'])}")
     console.print(table)
     if links.height > MAX_LISTED:
         console.print(f"… and {links.height - MAX_LISTED:,} more links", style="dim")
@@ -280,7 +330,8 @@ def inspect_outlet(out_dir: str | Path, name: str, console: Console) -> None:
                  .filter(pl.col("is_canonical") & pl.col("cluster_id").is_in(clusters["cluster_id"].head(10).implode()))
                  .select("cluster_id", pl.col("outlet").alias("canonical_outlet"), "text").collect())
         table = _table(f"largest clusters with this outlet ({clusters.height:,} in all)",
-                       ["cluster", "size", "outlets", "canonical outlet", "canonical text"], numeric={"size", "outlets"})
+                       ["cluster", "size", "outlets", "canonical outlet", "canonical text"], numeric={"size", "outlets"},
+                       whole={"cluster"})
         for row in clusters.head(10).join(canon, on="cluster_id", how="left", maintain_order="left").iter_rows(named=True):
             text = row["text"] or ""
             _add_row(table, row["cluster_id"], f"{row['cluster_size']:,}", f"{row['cluster_outlets']:,}",
@@ -288,7 +339,7 @@ def inspect_outlet(out_dir: str | Path, name: str, console: Console) -> None:
         console.print(table)
 
     table = _table(f"documents ({documents.height:,})", ["doc", "date", "title", "paragraphs", "removed"],
-                   numeric={"paragraphs", "removed"})
+                   numeric={"paragraphs", "removed"}, whole={"doc"})
     for row in documents.head(MAX_LISTED).iter_rows(named=True):
         _add_row(table, row["doc_id"], row["date"] or "undated", row["title"] or row["source_path"],
                       f"{row['n_paragraphs']:,}", f"{row['n_removed']:,}")
