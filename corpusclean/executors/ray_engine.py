@@ -60,6 +60,11 @@ def _process_batch(batch: dict, context_json: str, shards_dir: str, settle: bool
     return {"index": indexes, "files": counts}
 
 
+def _quiet_ray() -> None:
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def run_shards_ray(shards: list[Shard], context_json: str, shards_dir: Path, address: str | None = None,
                    num_cpus: int | None = None, on_done: Callable[[Shard], None] | None = None) -> None:
     """Process ``shards`` on Ray Data; see the module docstring for local versus cluster use."""
@@ -73,11 +78,15 @@ def run_shards_ray(shards: list[Shard], context_json: str, shards_dir: Path, add
     started_here = not ray.is_initialized()
     if started_here:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        # Ray's own notices (token authentication, progress bars, "execution finished") would mix into
+        # the tool's output; errors still show, and everything is in Ray's session logs
+        _quiet_ray()
         if address:
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         else:
             ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-                     log_to_driver=False, logging_level=logging.WARNING)
+                     log_to_driver=False, logging_level=logging.ERROR)
+        _quiet_ray()
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
