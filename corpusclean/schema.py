@@ -7,6 +7,7 @@ stripped span, ``links`` one per verified pair of paragraphs, ``errors`` one per
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any, Iterable
 
 import numpy as np
@@ -35,9 +36,11 @@ CLUSTER_COLUMNS: dict[str, pl.DataType] = {
     "cluster_outlets": pl.Int32,
 }
 
-# Paragraphs as phase B writes them; ``earlier_ids`` names paragraphs of earlier outputs (``--against``)
-# this one repeats.
-FINAL_PARAGRAPHS: dict[str, pl.DataType] = {**PARAGRAPHS, **CLUSTER_COLUMNS, "earlier_ids": pl.List(pl.String)}
+# The tables as phase B writes them: ``date`` a Parquet date (phase A keeps the ISO text, which sorts
+# the same); ``earlier_ids`` names paragraphs of earlier outputs (``--against``) this one repeats.
+FINAL_DOCUMENTS: dict[str, pl.DataType] = {**DOCUMENTS, "date": pl.Date}
+FINAL_PARAGRAPHS: dict[str, pl.DataType] = {**PARAGRAPHS, "date": pl.Date, **CLUSTER_COLUMNS,
+                                            "earlier_ids": pl.List(pl.String)}
 
 # ``unit_idx`` is the line of the extracted text the span was on (the units of
 # :mod:`corpusclean.text.segment`), null for spans cut before segmentation (a date prefix);
@@ -54,6 +57,10 @@ TEMPLATE_EVIDENCE: dict[str, pl.DataType] = {
     "evidence_docs": pl.Int32, "evidence_contexts": pl.Int32, "evidence_outlets": pl.Int32,
 }
 FINAL_REMOVED: dict[str, pl.DataType] = {**REMOVED, **TEMPLATE_EVIDENCE}
+# Integer columns of the final tables that hold nulls: pandas reads them as its nullable integers
+# (see :func:`pandas_metadata`), not as floats.
+NULLABLE_INTEGERS = {"removed": ["unit_idx", *TEMPLATE_EVIDENCE],
+                     "links": ["left_start", "left_end", "right_start", "right_end"], "reprints": ["lag_days"]}
 
 LINKS: dict[str, pl.DataType] = {
     "left_id": pl.String, "right_id": pl.String, "left_doc_id": pl.String, "right_doc_id": pl.String,
@@ -68,10 +75,37 @@ FINAL_LINKS: dict[str, pl.DataType] = {
     **LINKS, "left_start": pl.Int32, "left_end": pl.Int32, "right_start": pl.Int32, "right_end": pl.Int32,
 }
 
+# One row per pair of documents sharing text (:mod:`corpusclean.dedup.reprints`): ``earlier_*`` is the
+# canonically earlier document (the source), ``later_*`` the reprint; ``*_share`` the fraction of each
+# document's paragraph characters in the shared paragraphs; ``lag_days`` null when either is undated;
+# ``*_in_output`` false for a document of an earlier output (``--against``).
+REPRINTS: dict[str, pl.DataType] = {
+    "earlier_doc_id": pl.String, "later_doc_id": pl.String, "earlier_outlet": pl.String, "later_outlet": pl.String,
+    "earlier_date": pl.Date, "later_date": pl.Date, "earlier_shared_paragraphs": pl.Int32,
+    "later_shared_paragraphs": pl.Int32, "earlier_share": pl.Float64, "later_share": pl.Float64,
+    "exact_pairs": pl.Int32, "near_pairs": pl.Int32, "contained_pairs": pl.Int32, "kinds": pl.String,
+    "ordered_by": pl.String, "lag_days": pl.Int32, "same_outlet": pl.Boolean,
+    "earlier_in_output": pl.Boolean, "later_in_output": pl.Boolean,
+}
+
 ERRORS: dict[str, pl.DataType] = {
     "doc_id": pl.String, "source_path": pl.String, "record_offset": pl.Int64, "stage": pl.String,
     "error_type": pl.String, "message": pl.String,
 }
+
+
+def pandas_metadata(schema: dict[str, pl.DataType], nullable: Iterable[str]) -> dict[bytes, bytes]:
+    """Arrow schema metadata that makes ``pandas.read_parquet`` read the integer columns ``nullable``
+    of ``schema`` as pandas' nullable integers (``Int32``, ...), not as floats when they hold nulls,
+    the way pandas itself records such a frame; polars, duckdb and datasets ignore it.
+
+    Example:
+        >>> json.loads(pandas_metadata({"a": pl.Int32, "b": pl.String}, ["a"])[b"pandas"])["columns"][0]["numpy_type"]
+        'Int32'
+    """
+    columns = [{"name": name, "field_name": name, "pandas_type": str(schema[name]).lower(),
+                "numpy_type": str(schema[name]), "metadata": None} for name in nullable if schema[name].is_integer()]
+    return {b"pandas": json.dumps({"index_columns": [], "column_indexes": [], "columns": columns}).encode()}
 
 
 def frame(rows: Iterable[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import json
 import os
 import subprocess
@@ -79,11 +81,11 @@ def test_outlets_titles_and_dates(raw_run):
     by_path = {row["source_path"]: row for row in documents.to_dicts()}
     wire = by_path["raw/northwind-wire/portsmere-tidal-barrier-vote.txt"]
     assert (wire["title"], wire["date"], wire["outlet_source"]) == (
-        "Portsmere council approves tidal barrier plan", "2026-03-14", "folder")
+        "Portsmere council approves tidal barrier plan", datetime.date(2026, 3, 14), "folder")
     tribune = by_path["raw/harbor-tribune/portsmere-votes-for-tidal-barrier.html"]
     assert tribune["outlet_source"] == "url" and tribune["url"].startswith("https://harbortribune.example/")
     lantern = by_path["raw/the-lantern/portsmere-barrier-what-comes-next.md"]
-    assert lantern["date"] == "2026-03-15"  # from the "The Lantern, March 15, 2026" dateline
+    assert lantern["date"] == datetime.date(2026, 3, 15)  # a Parquet date, from the "The Lantern, March 15, 2026" dateline
 
 
 def test_chrome_is_removed_with_rule_ids(raw_run):

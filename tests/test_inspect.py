@@ -138,7 +138,7 @@ def test_inspect_cluster(raw_out, tables):
     assert f"cluster {tribune['cluster_id']}: {members.height} paragraphs in 2 outlet(s)" in out
     assert canonical["text"][:100] in out
     for member in members.iter_rows(named=True):
-        assert member["paragraph_id"] in out and member["outlet"] in out and member["date"] in out
+        assert member["paragraph_id"] in out and member["outlet"] in out and str(member["date"]) in out
     link = tables["links"].filter(pl.col("right_id") == tribune["paragraph_id"]).row(0, named=True)
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if link["left_id"] in line and f"→ {link['right_id']}" in lines[i + 1])

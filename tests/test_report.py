@@ -1,5 +1,6 @@
-"""The HTML report: sections and numbers checked against the run's tables, caps, escaping, the CLI,
-and the page rendered in headless Chromium (installed once per session with apt-get when missing)."""
+"""The HTML report: sections and numbers checked against the run's tables, caps, escaping (the
+templates' autoescaping, a hostile corpus), the CLI, and the page rendered in headless Chromium
+(installed once per session with apt-get when missing)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,24 @@ import re
 import shutil
 import subprocess
 import time
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
+from markupsafe import escape
 
+from corpusclean.dedup.reprints import reprints
 from corpusclean.schema import CLUSTER_COLUMNS, DOCUMENTS, ERRORS, LINKS, PARAGRAPHS, REMOVED
-from corpusclean.views.report import render_report
+from corpusclean.views.report import TEMPLATES, environment, render_report
 from tests.conftest import TABLES, corpusclean, raw_doc_id
+
+
+def esc(text: str) -> str:
+    """``text`` as the templates' autoescaping writes it (``"`` as ``&#34;``, ``'`` as ``&#39;``)."""
+    return str(escape(text))
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -73,13 +83,20 @@ def test_heatmap_and_flows_follow_canonical_dates(report, tables):
               .join(outlets.rename({"paragraph_id": "right_id"}), on="right_id").select("source", "outlet"))
     expected = pl.concat([copies, quotes]).group_by("source", "outlet").len()
     expected = {(s, r): n for s, r, n in expected.iter_rows()}
-    shown = {(html.unescape(s), html.unescape(r)): int(n) for s, r, n in re.findall(
-        r'<tr data-source="([^"]*)" data-reprint="([^"]*)">.*?<td class="num">([\d,]+)</td></tr>', reuse)}
+    rows = re.findall(r'<tr data-source="([^"]*)" data-reprint="([^"]*)" data-paragraphs="(\d+)" '
+                      r'data-documents="(\d+)" data-same-day="(\d+)">', reuse)
+    shown = {(html.unescape(s), html.unescape(r)): int(n) for s, r, n, _, _ in rows}
     assert shown == expected
     # the sample: the wire is copied by the Tribune (three paragraphs verbatim, two rewrapped) and
     # quoted by the Lantern (one)
     assert expected == {("Northwind Wire", "Harbor Tribune"): 5, ("Northwind Wire", "The Lantern"): 1}
     assert copies.height == 3 and quotes.height == 3
+    # documents: one story of the wire is behind both flows, so one document pair each
+    assert {(html.unescape(s), html.unescape(r)): int(d) for s, r, _, d, _ in rows} == {
+        ("Northwind Wire", "Harbor Tribune"): 1, ("Northwind Wire", "The Lantern"): 1}
+    # no copy shares its canonical's date in the sample: every direction is decided by a date
+    assert [int(t) for *_, t in rows] == [0, 0]
+    assert "0 of 6 copies share their canonical's date: their direction is path order, not evidence." in reuse
     # every outlet in a pair is a heatmap label; the heatmap is 3 outlets wide
     assert 'data-outlets="3"' in reuse
     for outlet in {"Northwind Wire", "Harbor Tribune", "The Lantern"}:
@@ -96,10 +113,10 @@ def test_largest_clusters_show_canonical_text_outlets_and_dates(report, tables):
     for row in canonical.iter_rows(named=True):
         article = clusters[clusters.index(f'id="cluster-{row["cluster_id"]}"'):]
         article = article[:article.index("</article>")]
-        assert html.escape(row["text"]) in article
+        assert esc(row["text"]) in article
         members = paragraphs.filter(pl.col("cluster_id") == row["cluster_id"])
         for member in members.iter_rows(named=True):
-            assert f"<td>{html.escape(member['outlet'])}</td><td>{member['date']}</td>" in article
+            assert f"<td>{esc(member['outlet'])}</td><td>{member['date']}</td>" in article
     # each member's link to the canonical copy is shown with its kind and numbers
     assert "<td>exact</td>" in clusters and "1.000" in clusters
 
@@ -129,7 +146,7 @@ def test_quotes_highlight_the_shared_passage_in_both_paragraphs(report, tables):
         article = article[:article.index("</article>")]
         # the passage, and only the passage, is highlighted: once in each paragraph
         assert _marks(article) == [link["left_passage"], link["right_passage"]]
-        assert re.sub(r"</?mark>", "", article).count(html.escape(link["left_passage"])) >= 1
+        assert re.sub(r"</?mark>", "", article).count(esc(link["left_passage"])) >= 1
     # the sample's quote: the mayor's words, the same in the wire's story and in the Lantern's column
     lantern = next(link for link in links if link["right_id"] == f"{raw_doc_id('the-lantern/portsmere-barrier-what-comes-next.md')}-0002")
     assert lantern["left_passage"] == lantern["right_passage"] == (
@@ -178,7 +195,7 @@ def test_errors_are_listed_by_reason(report, tables):
     for error_type, n in tables["errors"].group_by("error_type").len().iter_rows():
         assert f'data-error="{error_type}" data-inputs="{n}"' in errors
     for row in tables["errors"].iter_rows(named=True):
-        assert html.escape(row["source_path"]) in errors and html.escape(row["message"]) in errors
+        assert esc(row["source_path"]) in errors and esc(row["message"]) in errors
 
 
 def test_documents_strike_removed_spans_and_link_reused_paragraphs(report, tables):
@@ -201,6 +218,90 @@ def test_documents_strike_removed_spans_and_link_reused_paragraphs(report, table
     targets = set(re.findall(r'\bid="([^"]+)"', page))
     anchors = set(re.findall(r'href="#([^"]+)"', page))
     assert anchors and anchors <= targets
+
+
+def test_same_day_ties_are_counted_and_said(raw_out, tmp_path):
+    """The Tribune's copies moved to the wire's date: their direction becomes a tie (path order); the
+    Lantern's quote undated: placed after its dated source."""
+    out = tmp_path / "ties"
+    shutil.copytree(raw_out, out, ignore=shutil.ignore_patterns("_work", "*.html"))
+    paragraphs = pl.read_parquet(out / "paragraphs.parquet")
+    wire_date = paragraphs.filter(pl.col("outlet") == "Northwind Wire", pl.col("is_canonical"),
+                                  pl.col("cluster_id").is_not_null())["date"][0]
+    date = (pl.when(pl.col("outlet") == "Harbor Tribune").then(pl.lit(wire_date))
+            .when(pl.col("outlet") == "The Lantern").then(pl.lit(None)).otherwise(pl.col("date")))
+    paragraphs.with_columns(date=date.cast(paragraphs["date"].dtype)).write_parquet(out / "paragraphs.parquet")
+    pairs = pl.read_parquet(out / "reprints.parquet")
+    tribune = pl.col("later_outlet") == "Harbor Tribune"
+    pairs.with_columns(ordered_by=pl.when(tribune).then(pl.lit("same_date")).otherwise(pl.lit("undated")),
+                       lag_days=pl.when(tribune).then(0).otherwise(None).cast(pl.Int32),
+                       ).write_parquet(out / "reprints.parquet")
+    page = render_report(out, out / "report.html").read_text("utf-8")
+    reuse = section(page, "reuse")
+    assert 'data-copies="6" data-same-day="5" data-undated="1"' in reuse
+    assert ("5 of 6 copies share their canonical's date: their direction is path order, not evidence."
+            "</span> 1 more have no date") in reuse
+    assert re.search(r'data-reprint="Harbor Tribune" data-paragraphs="5" data-documents="1" data-same-day="5"', reuse)
+    assert re.search(r'data-reprint="The Lantern" data-paragraphs="1" data-documents="1" data-same-day="0"', reuse)
+    listed = section(page, "reprints")
+    assert "0 ordered by\ndate" in listed and "1 on the same day and 1 with an undated document" in listed
+    tied = listed[listed.index('data-ordered-by="same_date"'):]
+    assert "same day, path order" in tied[:tied.index("</tr>")]
+    assert "same day, path order" in section(page, "documents")
+
+
+def test_reprints_section_lists_the_document_pairs(report, raw_out):
+    _, page, _ = report
+    pairs = pl.read_parquet(raw_out / "reprints.parquet")
+    assert pairs.height == 2  # the wire's barrier story: reprinted by the Tribune, quoted by the Lantern
+    assert '<a href="#reprints">Reprints</a>' in page
+    listed = section(page, "reprints")
+    assert "2 pairs of documents share text: 2 ordered by\ndate" in listed and "All 2 document pairs" in listed
+    rows = re.findall(r'<tr data-earlier="([0-9a-f]+)" data-later="([0-9a-f]+)" data-ordered-by="([a-z_]+)">(.*?)</tr>',
+                      listed, flags=re.S)
+    # largest first: the Tribune shares five paragraphs, the Lantern one
+    assert [(e, l, o) for e, l, o, _ in rows] == [
+        (r["earlier_doc_id"], r["later_doc_id"], r["ordered_by"])
+        for r in pairs.sort("later_shared_paragraphs", descending=True).iter_rows(named=True)]
+    for (earlier, later, _, cells), row in zip(rows, pairs.sort("later_shared_paragraphs", descending=True).iter_rows(named=True)):
+        assert f'<a href="#doc-{earlier}">' in cells and f'<a href="#doc-{later}">' in cells
+        assert f"{row['earlier_outlet']} · {row['earlier_date']}" in cells
+        assert f"{row['later_outlet']} · {row['later_date']}" in cells
+        assert f"<td>{row['lag_days']} day{'s' if row['lag_days'] != 1 else ''} later</td>" in cells
+        assert f"{row['earlier_shared_paragraphs']} / {row['later_shared_paragraphs']}" in cells
+        assert f">{row['earlier_share']:.0%}<" in cells and f">{row['later_share']:.0%}<" in cells
+        assert f"<td>{row['kinds']}</td>" in cells
+
+
+def test_documents_list_their_reprints_and_sources(report, raw_out, tables):
+    _, page, _ = report
+    documents = section(page, "documents")
+    pairs = pl.read_parquet(raw_out / "reprints.parquet")
+    for doc_id in tables["documents"]["doc_id"]:
+        article = documents[documents.index(f'id="doc-{doc_id}"'):]
+        article = article[:article.index("</article>")]
+        reprinted_by = sorted(re.findall(r'<li data-reprint="([0-9a-f]+)">', article))
+        sources = sorted(re.findall(r'<li data-source="([0-9a-f]+)">', article))
+        assert reprinted_by == sorted(pairs.filter(pl.col("earlier_doc_id") == doc_id)["later_doc_id"])
+        assert sources == sorted(pairs.filter(pl.col("later_doc_id") == doc_id)["earlier_doc_id"])
+    wire = raw_doc_id("northwind-wire/portsmere-tidal-barrier-vote.txt")
+    tribune = raw_doc_id("harbor-tribune/portsmere-votes-for-tidal-barrier.html")
+    article = documents[documents.index(f'id="doc-{tribune}"'):]
+    entry = article[article.index(f'<li data-source="{wire}">'):]
+    entry = entry[:entry.index("</li>")]
+    row = pairs.filter(pl.col("later_doc_id") == tribune).row(0, named=True)
+    assert f'<a href="#doc-{wire}">' in entry and "Northwind Wire · 2026-03-14 (3 days earlier)" in entry
+    assert f"5 paragraphs of this document, {row['later_share']:.0%} of it ({row['earlier_share']:.0%} of the other)" in entry
+
+
+def test_a_run_without_reprints_has_no_reprints_section(raw_out, tmp_path):
+    out = tmp_path / "before-reprints"
+    shutil.copytree(raw_out, out, ignore=shutil.ignore_patterns("_work", "*.html", "reprints.parquet"))
+    page = render_report(out, out / "report.html").read_text("utf-8")
+    assert 'id="reprints"' not in page and 'href="#reprints"' not in page and 'class="reprint-links"' not in page
+    assert 'data-documents="1"' in section(page, "reuse")  # documents per flow come from the paragraphs
+    targets = set(re.findall(r'\bid="([^"]+)"', page))
+    assert set(re.findall(r'href="#([^"]+)"', page)) <= targets
 
 
 def test_page_is_self_contained_small_and_fast(report):
@@ -229,18 +330,102 @@ def test_caps_are_stated(raw_out, tmp_path):
     assert set(re.findall(r'href="#([^"]+)"', page)) <= targets
 
 
-def test_corpus_text_is_escaped(raw_out, tmp_path):
-    out = tmp_path / "evil"
-    shutil.copytree(raw_out, out, ignore=shutil.ignore_patterns("_work"))
-    evil = '<script>alert("x")</script> & <b onmouseover="y">'
-    documents = pl.read_parquet(out / "documents.parquet").with_columns(title=pl.lit(evil), outlet=pl.lit(evil))
-    documents.write_parquet(out / "documents.parquet")
-    removed = pl.read_parquet(out / "removed.parquet").with_columns(reason=pl.lit('"><img src=x>'))
-    removed.write_parquet(out / "removed.parquet")
-    page = render_report(out, out / "report.html").read_text("utf-8")
-    assert evil not in page and "<img" not in page and "onmouseover=\"" not in page
-    assert html.escape(evil) in page
-    assert page.count("<script>") == 2
+#: Corpus values that would break a page assembled without escaping, or a template fed corpus text.
+EVIL_TEXT = ('Breaking: <script>alert("x")</script> & <b onmouseover="y">bold</b> {{ 7*7 }} {% if 1 %}z{% endif %} '
+             "it's $5 & $10 </p></section><!--")
+EVIL_OUTLET = '<script>"A&B"{{ 7*7 }}$5&$10'
+
+
+class Page(HTMLParser):
+    """A page parsed the way a browser tokenizes it: every tag with its attributes, and the text
+    inside each element named in ``collect`` (entities decoded)."""
+
+    def __init__(self, page: str, collect: tuple[str, ...] = ("h3", "td", "text", "blockquote", "title", "li")):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.texts: dict[str, list[str]] = {name: [] for name in collect}
+        self.open: list[list[Any]] = []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag in self.texts:
+            self.open.append([tag, []])
+
+    def handle_endtag(self, tag):
+        if self.open and self.open[-1][0] == tag:
+            name, parts = self.open.pop()
+            self.texts[name].append("".join(parts))
+
+    def handle_data(self, data):
+        for _, parts in self.open:
+            parts.append(data)
+
+
+@pytest.fixture(scope="module")
+def hostile(raw_out, tmp_path_factory) -> tuple[Path, str]:
+    """The raw/ run with the Northwind Wire renamed :data:`EVIL_OUTLET` in every table, every title,
+    the text of every paragraph that is shared, and rule names and error messages made hostile;
+    rendered to ``report.html``."""
+    out = tmp_path_factory.mktemp("hostile") / "evil"
+    shutil.copytree(raw_out, out, ignore=shutil.ignore_patterns("_work", "*.html"))
+
+    def rewrite(name: str, **columns: pl.Expr) -> None:
+        frame = pl.read_parquet(out / f"{name}.parquet")
+        frame.with_columns(**columns).write_parquet(out / f"{name}.parquet")
+
+    wire = pl.col("outlet") == "Northwind Wire"
+    rename = pl.when(wire).then(pl.lit(EVIL_OUTLET)).otherwise(pl.col("outlet"))
+    rewrite("documents", outlet=rename, title=pl.lit(EVIL_TEXT), url=pl.lit('https://x.test/?a=1&b="2"<i>'))
+    shared = pl.col("cluster_id").is_not_null() | pl.col("paragraph_id").is_in(
+        pl.concat([pl.read_parquet(out / "links.parquet")[side] for side in ("left_id", "right_id")]).implode())
+    rewrite("paragraphs", outlet=rename,
+            text=pl.when(shared).then(pl.lit(EVIL_TEXT) + pl.col("text")).otherwise(pl.col("text")))
+    rewrite("removed", outlet=rename, reason=pl.lit('"><img src=x onerror="alert(1)">{{ rule }}'))
+    rewrite("errors", message=pl.lit(EVIL_TEXT), source_path=pl.lit('raw/<i>"&.html'))
+    rewrite("reprints", earlier_outlet=pl.lit(EVIL_OUTLET))
+    return out, render_report(out, out / "report.html").read_text("utf-8")
+
+
+def test_hostile_corpus_text_comes_out_escaped(hostile):
+    out, page = hostile
+    parsed = Page(page)
+    # nothing from the corpus became markup: the page's two scripts and no handler, no image
+    assert page.count("<script") == 2 and page.count("</script>") == 2
+    assert [tag for tag, _ in parsed.tags].count("script") == 2
+    assert not [(tag, attrs) for tag, attrs in parsed.tags if any(name.startswith("on") for name in attrs)]
+    assert "img" not in {tag for tag, _ in parsed.tags}
+    for raw in (EVIL_TEXT, EVIL_OUTLET, '<script>alert("x")', '<script>"A&B"', '<b onmouseover="y">', "<img"):
+        assert raw not in page
+    # ... and came out escaped, template syntax included, verbatim (not evaluated: no "49", no "z")
+    assert esc(EVIL_TEXT) in page and esc(EVIL_OUTLET) in page
+    assert "{{ 7*7 }} {% if 1 %}z{% endif %}" in page
+    # what a browser reads back is exactly the corpus value, wherever it is shown
+    assert EVIL_TEXT in parsed.texts["h3"]                                    # document titles
+    assert sum(text.startswith(EVIL_TEXT) for text in parsed.texts["blockquote"]) >= 3  # clusters, quotes
+    assert EVIL_OUTLET in parsed.texts["td"]                                  # flows, clusters, removals
+    assert EVIL_OUTLET in parsed.texts["text"]                                # heatmap label (SVG text)
+    assert any(EVIL_OUTLET in text for text in parsed.texts["li"])            # a document's sources
+    assert any(attrs.get("data-source") == EVIL_OUTLET for tag, attrs in parsed.tags if tag == "tr")
+    assert any(attrs.get("data-rule") == '"><img src=x onerror="alert(1)">{{ rule }}' for _, attrs in parsed.tags)
+    # and the page is still whole: every section, in order, each closed before the next opens
+    sections = [attrs["id"] for tag, attrs in parsed.tags if tag == "section"]
+    assert sections == ["summary", "reuse", "reprints", "clusters", "quotes", "removals", "errors", "documents"]
+    assert page.count("<section") == page.count("</section>") == len(sections)
+    assert page.rstrip().endswith("</body></html>")
+
+
+def test_templates_escape_everything_they_print():
+    env = environment()
+    assert env.autoescape is True
+    names = sorted(path.name for path in TEMPLATES.iterdir())
+    assert {"report.html.j2", "macros.html.j2", "documents.html.j2", "reprints.html.j2"} <= set(names)
+    for name in names:
+        env.get_template(name)  # every template parses
+    # the only markup a template receives is the SVG of our own figures
+    source = (TEMPLATES.parent / "report.py").read_text("utf-8")
+    assert source.count("Markup(") == 1 and "|safe" not in "".join((TEMPLATES / n).read_text() for n in names)
 
 
 def test_missing_run_is_a_usage_error(tmp_path):
@@ -315,6 +500,9 @@ def synthetic_run(out: Path, n_docs: int, seed: int = 7) -> Path:
                            "message": "synthetic"}, schema=ERRORS)
     for name, frame in zip(TABLES, (documents, paragraphs, removed, links, errors)):
         frame.write_parquet(out / f"{name}.parquet")
+    chars = paragraphs.with_columns(chars=pl.col("text").str.len_chars())
+    reprints(chars, links, documents.select("doc_id", "outlet", "date").join(
+        chars.group_by("doc_id").agg(pl.col("chars").sum()), on="doc_id")).write_parquet(out / "reprints.parquet")
     counts = {"inputs": n_docs + n_errors, "documents": n_docs, "errors": n_errors, "paragraphs": paragraphs.height,
               "removed": removed.height, "links": links.height, "clusters": paragraphs["cluster_id"].n_unique() - 1}
     manifest = {"version": "synthetic", "inputs": ["raw"], "counts": counts, "accounting": {"balanced": True},
@@ -405,3 +593,18 @@ def test_report_renders_in_headless_chromium(chromium, report, tmp_path):
     colours = np.unique((image[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
     assert len(colours) > 50, "the screenshot is (nearly) one colour: the page did not render"
     assert float(image[..., :3].std()) > 0.05
+
+
+def test_hostile_report_renders_in_headless_chromium(chromium, hostile, tmp_path):
+    """A browser runs no corpus text as script: no error, the page's two scripts only, every section."""
+    out, _ = hostile
+    dom = run_chromium(chromium, tmp_path / "profile-hostile", "--dump-dom", (out / "report.html").as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", dom.stdout)
+    assert body, dom.stdout[:500]
+    attributes = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(1)))
+    assert attributes.get("js-errors") == "0", attributes
+    assert int(attributes.get("heatmap-width", "0")) > 200, attributes
+    assert len(re.findall(r"<script\b", dom.stdout)) == 2
+    assert "onmouseover" not in re.sub(r"&lt;.*?&gt;", "", dom.stdout) and "<img" not in dom.stdout
+    assert len(re.findall(r'<section id="', dom.stdout)) == 8

@@ -1,4 +1,4 @@
-"""The ``report`` and ``inspect`` commands; ``register(app)`` adds them to the corpusclean typer app.
+"""The ``report``, ``inspect`` and ``export`` commands; ``register(app)`` adds them to the corpusclean typer app.
 
 Usage errors (no such run, unknown id, unwritable report) print ``corpusclean: error: <msg>`` on one
 line to stderr and exit with code 2, like the other commands (``cli._usage_exit``).
@@ -18,7 +18,58 @@ DebugOpt = Annotated[bool, typer.Option("--debug", metavar="", help="Show traceb
 
 
 def register(app: typer.Typer, command_class: type | None = None) -> None:
-    """Add ``report`` and ``inspect`` to ``app``."""
+    """Add ``report``, ``inspect`` and ``export`` to ``app``."""
+
+    @app.command(cls=command_class)
+    def export(
+        output: OutArg,
+        dest: Annotated[Path, typer.Option("--output", "-o", help="File to write (a .parquet, .jsonl or .jsonl.gz name "
+                                           "picks the format unless --format is given).", show_default=False)],
+        format: Annotated[Optional[str], typer.Option(
+            "--format", "-f", help="parquet, jsonl or jsonl.gz (default: from the file name, else parquet).",
+            show_default=False)] = None,
+        dedup: Annotated[str, typer.Option(
+            "--dedup", help="none: every document, all its text. paragraphs: a document keeps the paragraphs "
+                            "that are canonical or no copy; a reprinted paragraph stays only in its canonical "
+                            "(earliest) document, and no text is exported twice. documents: whole documents, "
+                            "minus those whose text is mostly copies of earlier documents (see "
+                            "--reprint-threshold).")] = "paragraphs",
+        reprint_threshold: Annotated[float, typer.Option(
+            "--reprint-threshold", help="With --dedup documents: drop a document when more than this share of "
+                                        "its characters are copies of earlier documents.")] = 0.8,
+        min_words: Annotated[int, typer.Option("--min-words", help="Drop documents with fewer words left.")] = 0,
+        outlets: Annotated[Optional[str], typer.Option(
+            "--outlets", help="Comma-separated outlet names to keep (case-insensitive); dedup decisions are "
+                              "still made over the whole output.", show_default=False)] = None,
+        dropped: Annotated[Optional[Path], typer.Option(
+            "--dropped", help="Also write the documents left out, one row each with its reason and, for a "
+                              "reprint, the document it reprints (Parquet, or JSONL by the name).",
+            show_default=False)] = None,
+        debug: DebugOpt = False,
+    ) -> None:
+        """Write the deduplicated corpus of OUT as one file, one row a document, with provenance.
+
+        Each row keeps doc_id, source_path, record_offset, outlet, url, date and what the policy did.
+
+        Those columns: kept_paragraphs, dropped_paragraphs, dropped_chars, copy_share, reason.
+
+        Reads as it is with datasets.load_dataset, polars, duckdb and pandas.
+
+        Prints what it kept and dropped, by reason. Example: corpusclean export out -o corpus.parquet
+        """
+        from ..cli import _usage_exit
+        from ..errors import UsageError
+        from ..export import export as run_export
+
+        started = time.perf_counter()
+        try:
+            result = run_export(output, dest, format=format, policy=dedup, reprint_threshold=reprint_threshold,
+                                min_words=min_words, outlets=outlets.split(",") if outlets else None,
+                                dropped_list=dropped)
+        except UsageError as error:
+            _usage_exit(error, debug)
+        print(result.summary())
+        print(f"wrote {result.dest} ({result.dest.stat().st_size / 1e6:,.1f} MB in {time.perf_counter() - started:.2f} s)")
 
     @app.command(cls=command_class)
     def report(
@@ -32,7 +83,8 @@ def register(app: typer.Typer, command_class: type | None = None) -> None:
     ) -> None:
         """Write one self-contained HTML page (opens offline) showing the run in OUT.
 
-        Summary, who-reprints-whom heatmap, largest clusters, removals, errors, documents.
+        Summary, who-reprints-whom heatmap, reprints (document pairs), largest clusters, quotes, removals,
+        errors, documents.
 
         Capped for large runs (the --max-* options); the page says what it left out.
 
@@ -58,17 +110,20 @@ def register(app: typer.Typer, command_class: type | None = None) -> None:
         doc: Annotated[Optional[str], typer.Option("--doc", help="A document id (or a unique prefix).")] = None,
         cluster: Annotated[Optional[str], typer.Option("--cluster", help="A cluster id (or a unique prefix).")] = None,
         outlet: Annotated[Optional[str], typer.Option("--outlet", help="An outlet name (case-insensitive).")] = None,
+        full: Annotated[bool, typer.Option("--full", metavar="", help="With --doc: print the whole text, however "
+                                           "long (by default it stops after 200,000 characters).")] = False,
         debug: DebugOpt = False,
     ) -> None:
         """Show one document, cluster or outlet of the run in OUT in the terminal.
 
-        --doc: the text, removed spans struck through, and its links (kind, Jaccard, containment).
+        --doc: the text, removed spans struck through, and its links (kind, Jaccard, containment);
+        a long text stops after 200,000 characters unless --full.
 
         --cluster: the canonical text, the members and the links among them.
 
         --outlet: counts, removals by rule, who it reprints and who reprints it, clusters, documents.
 
-        Example: corpusclean inspect out --doc c14835061c1b90a6
+        Example: corpusclean inspect out --doc 608ac8bdbca39748
         """
         from rich.console import Console
 
@@ -83,7 +138,11 @@ def register(app: typer.Typer, command_class: type | None = None) -> None:
             if len(given) != 1:
                 raise UsageError("give exactly one of --doc ID, --cluster ID, --outlet NAME")
             flag, value = given[0]
-            view = {"--doc": inspect_document, "--cluster": inspect_cluster, "--outlet": inspect_outlet}[flag]
-            view(output, value, console)
+            if full and flag != "--doc":
+                raise UsageError("--full goes with --doc")
+            if flag == "--doc":
+                inspect_document(output, value, console, full=full)
+            else:
+                {"--cluster": inspect_cluster, "--outlet": inspect_outlet}[flag](output, value, console)
         except UsageError as error:
             _usage_exit(error, debug)

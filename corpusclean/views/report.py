@@ -1,28 +1,34 @@
 """The HTML report of a run: one self-contained page that opens offline.
 
 ``render_report(OUT, OUT/report.html)`` reads the tables of a finished run (lazily, only the columns
-and rows a section needs) and writes one HTML file with inline CSS, a few lines of inline script and
-figures drawn by matplotlib as inline SVG. No CDN, no external file. Sections:
+and rows a section needs) and renders the Jinja2 templates in ``templates/`` (``report.html.j2`` and
+one template per section; autoescaping on) into one HTML file with inline CSS, a few lines of inline
+script and figures drawn by matplotlib as inline SVG. No CDN, no external file. Sections:
 
 1. **Run summary**: counts and timings from ``manifest.json``.
 2. **Who reprints whom**: an outlet × outlet heatmap (``id="heatmap"``). Row = outlet of a cluster's
-   canonical copy (the earliest dated) or of a quote's source, column = outlet of a later copy or
-   quote; a cell counts cluster members (non-canonical paragraphs) and ``contained`` links of that
-   pair, so the diagonal is reuse within one outlet.
-3. **Largest clusters**: the canonical text, then every member's outlet, date, document and its link to
+   canonical copy (earliest date, then source path, record offset, paragraph index) or of a quote's
+   source, column = outlet of a later copy or quote; a cell counts cluster members (non-canonical
+   paragraphs) and ``contained`` links of that pair, so the diagonal is reuse within one outlet. The
+   caption counts the copies whose direction is a same-day (or undated) tie, decided by path order;
+   the "largest flows" table counts paragraphs and documents (distinct document pairs).
+3. **Reprints** (when the run has ``reprints.parquet``): the largest document pairs sharing text,
+   earlier document → later one, with outlets, dates, lag and the share of each document.
+4. **Largest clusters**: the canonical text, then every member's outlet, date, document and its link to
    the canonical copy (kind, Jaccard, containment).
-4. **Quotes**: ``contained`` links, longest shared passage first, both paragraphs with the passage
+5. **Quotes**: ``contained`` links, longest shared passage first, both paragraphs with the passage
    highlighted (``<mark>``) in each, from the span columns of ``links.parquet``.
-5. **Removals** by rule (with a bar chart) and by outlet.
-6. **Errors** by reason, then the failed inputs themselves.
-7. **Documents**: each document's text in source order, removed spans struck through (``<del>``, the
+6. **Removals** by rule (with a bar chart) and by outlet.
+7. **Errors** by reason, then the failed inputs themselves.
+8. **Documents**: each document's text in source order, removed spans struck through (``<del>``, the
    rule in its title), reused paragraphs linked to their cluster (anchor links within the page), the
-   passages of contained links highlighted (their title names the paragraph on the other end).
+   passages of contained links highlighted (their title names the paragraph on the other end), and the
+   document's reprints and sources.
 
 A 100k-document run stays fast and small because every section is capped (``max_documents``,
 ``max_clusters``, ``max_outlets`` and the ``MAX_*`` constants below), and the page says what it left out
-("showing 200 of 100,000 documents"). Every piece of text from the corpus goes through
-:func:`html.escape`.
+("showing 200 of 100,000 documents"). Every piece of text from the corpus reaches the page through a
+template's autoescaping; the only markup passed in as safe is the SVG of our own figures.
 
 The data-gathering helpers (:func:`open_run`, :func:`clustered_paragraphs`, :func:`reuse_pairs`,
 :func:`member_links`, :func:`document_blocks`, ...) are shared with :mod:`corpusclean.views.inspect`.
@@ -30,17 +36,19 @@ The data-gathering helpers (:func:`open_run`, :func:`clustered_paragraphs`, :fun
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import jinja2
 import numpy as np
 import polars as pl
+from markupsafe import Markup
 
 from ..dedup.spans import SPAN_COLUMNS
 from ..errors import UsageError
@@ -56,6 +64,8 @@ MAX_PAIRS = 30                   # rows of the "largest flows" table beside the 
 MEMBER_TEXT_CHARS = 600          # a member's own text (when it differs from the canonical) is cut here
 MAX_QUOTES = 30                  # contained links shown with their shared passage
 MAX_MARK_TITLES = 3              # paragraphs named in the hover text of one highlighted passage
+MAX_REPRINTS = 50                # document pairs in the "reprints" section
+MAX_REPRINTS_PER_DOCUMENT = 10   # reprints, and sources, listed under each document
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -113,20 +123,49 @@ def reuse_pairs(run: RunOutput) -> pl.DataFrame:
 
     Columns ``source_outlet``, ``reprint_outlet``, ``paragraphs``. Each non-canonical member of a cluster
     counts once, against its cluster's canonical (earliest dated) paragraph; each ``contained`` link (a
-    quote, which joins no cluster) counts once, from its earlier end to its later one.
+    quote, which joins no cluster) counts once, from its earlier end to its later one. (:func:`reuse_flows`
+    adds the document pairs and the same-day ties.)
+    """
+    return reuse_flows(run).select("source_outlet", "reprint_outlet", "paragraphs")
+
+
+def reuse_flows(run: RunOutput) -> pl.DataFrame:
+    """The pairs of :func:`reuse_pairs` with three more counts per (source outlet, reprint outlet):
+
+    * ``documents``: distinct (source document, reprinting document) pairs among those paragraphs (a
+      document repeating its own paragraph is no document pair and is not counted);
+    * ``same_day``: paragraphs whose direction is a tie, both ends on the same date or both undated:
+      the canonical order (date, then ``source_path``, ``record_offset``, ``para_idx``) fell back on
+      path order, so the direction is not evidence of who copied whom;
+    * ``undated``: a dated source and an undated copy (undated sorts last).
     """
     clustered = clustered_paragraphs(run)
+    date = pl.col("date").cast(pl.String)
+    columns = ["source_outlet", "reprint_outlet", "source_doc", "reprint_doc", "source_date", "reprint_date"]
     canonical = clustered.filter(pl.col("is_canonical")).select(
-        pl.col("paragraph_id").alias("canonical_id"), pl.col("outlet").alias("source_outlet"))
+        pl.col("paragraph_id").alias("canonical_id"), pl.col("outlet").alias("source_outlet"),
+        pl.col("doc_id").alias("source_doc"), date.alias("source_date"))
     copies = (clustered.filter(~pl.col("is_canonical")).join(canonical, on="canonical_id", how="inner")
-              .select("source_outlet", pl.col("outlet").alias("reprint_outlet")))
-    outlets = run.scan("paragraphs").select("paragraph_id", outlet_name())
+              .with_columns(pl.col("outlet").alias("reprint_outlet"), pl.col("doc_id").alias("reprint_doc"),
+                            date.alias("reprint_date"))
+              .select(columns))
+    ends = run.scan("paragraphs").select("paragraph_id", outlet_name(), "doc_id", date)
+
+    def end(side: str, role: str) -> pl.LazyFrame:
+        return ends.rename({"paragraph_id": f"{side}_id", "outlet": f"{role}_outlet", "doc_id": f"{role}_doc",
+                            "date": f"{role}_date"})
+
     quotes = (run.scan("links").filter(pl.col("kind") == "contained").select("left_id", "right_id")
-              .join(outlets.rename({"paragraph_id": "left_id", "outlet": "source_outlet"}), on="left_id")
-              .join(outlets.rename({"paragraph_id": "right_id", "outlet": "reprint_outlet"}), on="right_id")
-              .select("source_outlet", "reprint_outlet"))
+              .join(end("left", "source"), on="left_id").join(end("right", "reprint"), on="right_id")
+              .select(columns))
+    source, reprint = pl.col("source_date"), pl.col("reprint_date")
+    tie = (source == reprint).fill_null(False) | (source.is_null() & reprint.is_null())
     return (pl.concat([copies, quotes]).group_by("source_outlet", "reprint_outlet")
-            .agg(pl.len().alias("paragraphs"))
+            .agg(pl.len().alias("paragraphs"),
+                 pl.struct("source_doc", "reprint_doc").filter(pl.col("source_doc") != pl.col("reprint_doc"))
+                 .n_unique().cast(pl.UInt32).alias("documents"),
+                 tie.sum().cast(pl.UInt32).alias("same_day"),
+                 (source.is_not_null() & reprint.is_null()).sum().cast(pl.UInt32).alias("undated"))
             .sort(["paragraphs", "source_outlet", "reprint_outlet"], descending=[True, False, False])
             .collect())
 
@@ -305,6 +344,83 @@ def errors_by_reason(run: RunOutput) -> pl.DataFrame:
             .sort(["inputs", "error_type"], descending=[True, False]).collect())
 
 
+def reprint_scan(run: RunOutput) -> pl.LazyFrame | None:
+    """``reprints.parquet`` of the run, scanned lazily; None for a run written before it existed."""
+    path = run.root / "reprints.parquet"
+    return pl.scan_parquet(path) if path.is_file() else None
+
+
+def _with_titles(run: RunOutput, pairs: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` (rows of ``reprints.parquet``) with ``earlier_title``, ``earlier_source_path``,
+    ``later_title``, ``later_source_path`` (null for a document of an earlier output)."""
+    ids = pl.concat([pairs["earlier_doc_id"], pairs["later_doc_id"]]).unique().implode()
+    docs = (run.scan("documents").filter(pl.col("doc_id").is_in(ids))
+            .select("doc_id", "title", "source_path").collect())
+    for end in ("earlier", "later"):
+        pairs = pairs.join(docs.rename(lambda column: f"{end}_{column}"), on=f"{end}_doc_id", how="left",
+                           maintain_order="left")
+    return pairs
+
+
+#: Order of document pairs, largest first: the reprint's shared paragraphs, then its share of them.
+REPRINT_ORDER = (["later_shared_paragraphs", "later_share", "earlier_date", "earlier_doc_id", "later_doc_id"],
+                 [True, True, False, False, False])
+
+
+def largest_reprints(run: RunOutput, limit: int) -> tuple[pl.DataFrame, int, dict[str, int]] | None:
+    """The ``limit`` largest document pairs of ``reprints.parquet`` (:data:`REPRINT_ORDER`) with both
+    documents' titles, the number of pairs, and the pairs per ``ordered_by`` (``date``, ``same_date``,
+    ``undated``); None when the run has no ``reprints.parquet``."""
+    scan = reprint_scan(run)
+    if scan is None:
+        return None
+    by_order = dict(scan.group_by("ordered_by").agg(pl.len()).collect().iter_rows())
+    order, descending = REPRINT_ORDER
+    top = scan.sort(order, descending=descending, nulls_last=True).head(limit).collect()
+    return _with_titles(run, top), sum(by_order.values()), by_order
+
+
+def document_reprints(run: RunOutput, doc_ids: Sequence[str],
+                      limit: int = MAX_REPRINTS_PER_DOCUMENT) -> dict[str, dict[str, Any]] | None:
+    """Per document of ``doc_ids`` that shares text: ``reprinted_by`` (the later documents of its pairs)
+    and ``sources`` (the earlier ones), at most ``limit`` each, largest first, with
+    ``reprinted_by_total`` and ``sources_total``. Each entry names the other document (``doc_id``,
+    ``label``, ``outlet``, ``date``) and the pair (``lag_days``, ``ordered_by``, ``kinds``, the
+    paragraphs shared by this document and the ``share`` of it, and of the other, they make).
+    None when the run has no ``reprints.parquet``."""
+    scan = reprint_scan(run)
+    if scan is None:
+        return None
+    ids = pl.Series(list(doc_ids), dtype=pl.String).implode()
+    order, descending = REPRINT_ORDER
+    pairs = (scan.filter(pl.col("earlier_doc_id").is_in(ids) | pl.col("later_doc_id").is_in(ids))
+             .sort(order, descending=descending, nulls_last=True).collect())
+    wanted = set(doc_ids)
+    related: dict[str, dict[str, Any]] = {}
+    for row in _with_titles(run, pairs).iter_rows(named=True):
+        for this, other, role in (("earlier", "later", "reprinted_by"), ("later", "earlier", "sources")):
+            doc_id = row[f"{this}_doc_id"]
+            if doc_id not in wanted:
+                continue
+            entry = related.setdefault(doc_id, {"reprinted_by": [], "sources": [], "reprinted_by_total": 0,
+                                                "sources_total": 0})
+            entry[f"{role}_total"] += 1
+            if len(entry[role]) < limit:
+                entry[role].append({
+                    "doc_id": row[f"{other}_doc_id"], "outlet": row[f"{other}_outlet"] or NO_OUTLET,
+                    "date": row[f"{other}_date"], "in_output": row[f"{other}_in_output"],
+                    "label": _doc_label(row[f"{other}_title"], row[f"{other}_source_path"], row[f"{other}_doc_id"]),
+                    "lag_days": row["lag_days"], "ordered_by": row["ordered_by"], "kinds": row["kinds"],
+                    "paragraphs": row[f"{this}_shared_paragraphs"], "share": row[f"{this}_share"],
+                    "other_share": row[f"{other}_share"]})
+    return related
+
+
+def _doc_label(title: str | None, source_path: str | None, doc_id: str) -> str:
+    """How a document is named in a list: its title, else its path, else its id."""
+    return title or source_path or doc_id
+
+
 # ------------------------------------------------------------------------------- document layout
 
 
@@ -447,8 +563,10 @@ def heatmap_svg(outlets: list[str], matrix: np.ndarray) -> str:
     axes.set_ylim(n, 0)
     labels = [_short(name) for name in outlets]
     centres = np.arange(n) + 0.5
-    axes.set_xticks(centres, labels=labels, rotation=55, ha="right", rotation_mode="anchor", fontsize=8)
-    axes.set_yticks(centres, labels=labels, fontsize=8)
+    # labels are corpus text: never mathtext (an outlet named "$5 & $10" must not be parsed or fail)
+    axes.set_xticks(centres, labels=labels, rotation=55, ha="right", rotation_mode="anchor", fontsize=8,
+                    parse_math=False)
+    axes.set_yticks(centres, labels=labels, fontsize=8, parse_math=False)
     axes.set_xlabel("reprinted by (later copy)")
     axes.set_ylabel("first published by (canonical copy)")
     for (row, col), value in np.ndenumerate(matrix):
@@ -466,7 +584,7 @@ def bar_svg(labels: list[str], values: list[int], xlabel: str) -> str:
     axes = figure.add_subplot()
     positions = np.arange(len(labels))
     axes.barh(positions, values, color="#4c78a8")
-    axes.set_yticks(positions, labels=[_short(label, 40) for label in labels], fontsize=8)
+    axes.set_yticks(positions, labels=[_short(label, 40) for label in labels], fontsize=8, parse_math=False)
     axes.invert_yaxis()
     axes.set_xlabel(xlabel)
     axes.spines[["top", "right"]].set_visible(False)
@@ -475,203 +593,52 @@ def bar_svg(labels: list[str], values: list[int], xlabel: str) -> str:
     return _svg(figure)
 
 
-# ------------------------------------------------------------------------------------------ HTML
+# ----------------------------------------------------------------------------- HTML (templates)
+#
+# The page is rendered by Jinja2 from ``templates/`` with autoescaping on: every value handed to a
+# template is plain data (text, numbers, lists of them) and is escaped where the template prints it.
+# The only markup made here is the SVG of our own matplotlib figures, passed as ``Markup`` by
+# :func:`_figure`. Text with highlighted or struck-through parts is handed over as *segments*,
+# ``(tag, text, title)`` triples with ``tag`` one of ``""`` (plain), ``"mark"``, ``"del"``, ``"rule"``,
+# which the ``segments`` macro of ``templates/macros.html.j2`` turns into escaped HTML.
+
+TEMPLATES = Path(__file__).with_name("templates")
+Segment = tuple[str, str, str | None]
 
 
-def esc(value: Any) -> str:
-    """Escape anything for HTML text or a quoted attribute; None is empty."""
-    return "" if value is None else html.escape(str(value), quote=True)
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The report's Jinja2 environment: templates beside this module, autoescaping on for every
+    template, undefined names an error, ``num``/``fixed``/``pct`` filters for numbers."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters.update(num=_num, fixed=_fixed, pct=_pct)
+    return env
 
 
-def _num(value: Any) -> str:
-    return f"{value:,}" if isinstance(value, int) else esc(value)
+def _figure(svg: str) -> Markup:
+    """SVG markup from :func:`_svg` (our own figure: matplotlib escapes the labels it draws), marked
+    safe for the template. Nothing else in the report is marked safe."""
+    return Markup(svg)
 
 
-def _float(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
+def _num(value: Any, digits: int | None = None) -> str:
+    """Integers (or any number, with ``digits``) with thousands separators; anything else as text;
+    None as nothing."""
+    if digits is not None and isinstance(value, (int, float, np.number)):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None else str(value)
 
 
-def _cap(shown: int, total: int, noun: str, how: str = "") -> str:
-    """The sentence that says whether a section is capped (nothing when there is nothing to show)."""
-    if total == 0:
-        return ""
-    if shown >= total:
-        return f'<p class="cap">All {total:,} {esc(noun)}{esc(how)}.</p>'
-    return f'<p class="cap capped">Showing {shown:,} of {total:,} {esc(noun)}{esc(how)}.</p>'
+def _fixed(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
 
 
-def _table(headers: Sequence[str], rows: Iterable[str], css: str = "") -> str:
-    """A table of pre-rendered ``<tr>`` rows; nothing at all when there are no rows."""
-    rows = list(rows)
-    if not rows:
-        return ""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    return f'<table class="{esc(css)}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-
-
-def _doc_anchor(doc_id: str, label: str, shown_docs: set[str]) -> str:
-    if doc_id in shown_docs:
-        return f'<a href="#doc-{esc(doc_id)}">{esc(label)}</a>'
-    return esc(label)
-
-
-COUNT_LABELS = [
-    ("inputs", "inputs"), ("documents", "documents"), ("errors", "errors"),
-    ("paragraphs", "paragraphs kept"), ("removed", "spans removed"),
-    ("templates_removed", "template paragraphs removed"), ("clusters", "clusters"),
-    ("duplicate_paragraphs", "duplicate paragraphs"), ("links", "links"), ("links_exact", "links: exact"),
-    ("links_near", "links: near"), ("links_contained", "links: contained"),
-    ("repeating_earlier", "paragraphs repeating earlier outputs"),
-]
-
-
-def section_summary(run: RunOutput) -> str:
-    """Run summary: the manifest's counts (one card each, ``data-count="<key>"``), its timings per
-    stage, and what was run (inputs, version, config and its hash, engine, workers, shards, earlier
-    outputs compared against)."""
-    manifest = run.manifest
-    counts = manifest.get("counts", {})
-    known = [key for key, _ in COUNT_LABELS]
-    labelled = [(key, label) for key, label in COUNT_LABELS if key in counts]
-    labelled += [(key, key.replace("_", " ")) for key in sorted(counts) if key not in known]
-    cards = "".join(f'<div class="card"><b data-count="{esc(key)}">{_num(counts[key])}</b><span>{esc(label)}</span></div>'
-                    for key, label in labelled)
-    timings = manifest.get("timings_seconds", {})
-    timing_text = " · ".join(f"{esc(stage)} {seconds:.2f} s" for stage, seconds in timings.items())
-    total = timings.get("total")
-    rate = f", {counts['inputs'] / total:,.0f} inputs/s" if total and counts.get("inputs") else ""
-    info = [("inputs", ", ".join(map(str, manifest.get("inputs", [])))), ("corpusclean", manifest.get("version")),
-            ("config", f"{manifest.get('config_source', '')} ({manifest.get('config_hash', '')})"),
-            ("engine", manifest.get("engine")), ("workers", manifest.get("workers")), ("shards", manifest.get("shards")),
-            ("against", ", ".join(map(str, manifest.get("against") or [])) or None)]
-    info_text = " · ".join(f"{esc(k)} <code>{esc(v)}</code>" for k, v in info if v is not None)
-    balanced = manifest.get("accounting", {}).get("balanced")
-    accounting = ("every discovered input is a document or an error" if balanced
-                  else "the manifest does not confirm the accounting")
-    return f"""<section id="summary"><h2>Run summary</h2>
-<div class="cards">{cards}</div>
-<p class="meta">Accounting: {accounting}.{f' Total time {total:.2f} s{esc(rate)}.' if total else ''}</p>
-<p class="meta" id="timings">Timings: {timing_text}</p>
-<p class="meta">Run: {info_text}</p></section>"""
-
-
-def section_reuse(run: RunOutput, max_outlets: int) -> str:
-    """Who reprints whom: the heatmap (``id="heatmap"``) and the largest outlet-to-outlet flows."""
-    pairs = reuse_pairs(run)
-    outlets, matrix, total_outlets = reuse_matrix(pairs, max_outlets)
-    if not outlets:
-        figure = '<div id="heatmap" class="empty">No paragraph is shared between documents in this run.</div>'
-    else:
-        figure = (f'<figure id="heatmap" data-outlets="{len(outlets)}">{heatmap_svg(outlets, matrix)}'
-                  '<figcaption>Row: outlet of the canonical (earliest dated) copy. Column: outlet of a later '
-                  'copy. Cell: cluster members of that pair; the diagonal is reuse within one outlet.</figcaption>'
-                  '</figure>')
-    shown_pairs = pairs.head(MAX_PAIRS)
-    rows = [f'<tr data-source="{esc(s)}" data-reprint="{esc(r)}"><td>{esc(s)}</td><td>{esc(r)}</td>'
-            f'<td class="num">{n:,}</td></tr>' for s, r, n in shown_pairs.iter_rows()]
-    return f"""<section id="reuse"><h2>Who reprints whom</h2>
-{_cap(len(outlets), total_outlets, 'outlets that share paragraphs', ' in the heatmap (most shared first)')}
-<div class="cols"><div>{figure}</div>
-<div><h3>Largest flows</h3>
-{_cap(shown_pairs.height, pairs.height, 'outlet pairs')}
-{_table(['first published by', 'reprinted by', 'paragraphs'], rows, 'pairs') if rows else ''}</div></div></section>"""
-
-
-def section_clusters(run: RunOutput, max_clusters: int, shown_docs: set[str]) -> tuple[str, set[str]]:
-    """Largest clusters: canonical text, then each member (outlet, date, document, link to the
-    canonical copy). Returns the HTML and the ids of the clusters shown (documents link to them)."""
-    top, total = largest_clusters(run, max_clusters)
-    if top.is_empty():
-        return '<section id="clusters"><h2>Largest clusters</h2><p>No clusters in this run.</p></section>', set()
-    members = cluster_members(run, top["cluster_id"].to_list(), MAX_MEMBERS_PER_CLUSTER)
-    by_cluster = {key[0]: frame for key, frame in members.partition_by("cluster_id", as_dict=True).items()}
-    articles = []
-    for cluster in top.iter_rows(named=True):
-        cid = cluster["cluster_id"]
-        frame = by_cluster.get(cid, pl.DataFrame())
-        outlets = ", ".join(f"{m['outlet']} ({m['date'] or 'undated'})" for m in frame.iter_rows(named=True))
-        rows = []
-        for m in frame.iter_rows(named=True):
-            role = "canonical" if m["is_canonical"] else (m["kind"] or "via other members")
-            own_text = ""
-            if not m["is_canonical"] and m["kind"] != "exact" and m["text"] != cluster["text"]:
-                cut = m["text"][:MEMBER_TEXT_CHARS] + ("…" if len(m["text"]) > MEMBER_TEXT_CHARS else "")
-                own_text = f'<details><summary>its text</summary>{esc(cut)}</details>'
-            doc_label = m["title"] or m["source_path"] or m["doc_id"]
-            rows.append(
-                f'<tr><td>{esc(role)}</td><td>{esc(m["outlet"])}</td><td>{esc(m["date"] or "undated")}</td>'
-                f'<td>{_doc_anchor(m["doc_id"], doc_label, shown_docs)}{own_text}</td>'
-                f'<td class="num">{_float(1.0 if m["is_canonical"] else m["jaccard"])}</td>'
-                f'<td class="num">{_float(m["containment_member"])}</td></tr>')
-        hidden = cluster["cluster_size"] - frame.height
-        more = f'<p class="cap capped">and {hidden:,} more members not listed.</p>' if hidden > 0 else ""
-        articles.append(f"""<article class="cluster" id="cluster-{esc(cid)}">
-<h3>Cluster <code>{esc(cid)}</code>: {cluster['cluster_size']:,} paragraphs, {cluster['cluster_outlets']:,} outlet(s)</h3>
-<blockquote class="canonical">{esc(cluster['text'])}</blockquote>
-<p class="meta">Canonical copy: {esc(cluster['outlet'])}, {esc(cluster['date'] or 'undated')}, paragraph
-<code>{esc(cluster['paragraph_id'])}</code>. Outlets and dates: {esc(outlets)}.</p>
-{_table(['role / link kind', 'outlet', 'date', 'document', 'jaccard', 'containment in canonical'], rows, 'members')}
-{more}</article>""")
-    html_text = (f'<section id="clusters"><h2>Largest clusters</h2>'
-                 f'{_cap(top.height, total, "clusters", " (largest first)")}{"".join(articles)}</section>')
-    return html_text, set(top["cluster_id"].to_list())
-
-
-def section_quotes(run: RunOutput, shown_docs: set[str]) -> str:
-    """Quotes: contained links (a passage and the longer paragraph that re-wraps it), longest shared
-    passage first, each with both paragraphs and the passage highlighted in both (``<mark>``)."""
-    top, total = quote_links(run, MAX_QUOTES)
-    if top.is_empty():
-        return '<section id="quotes"><h2>Quotes</h2><p>No contained links in this run.</p></section>'
-    articles = []
-    for q in top.iter_rows(named=True):
-        sides = []
-        for side, label in (("left", "earlier"), ("right", "later")):
-            where = (f'{label}: {esc(q[f"{side}_outlet"] or NO_OUTLET)}, {esc(q[f"{side}_date"] or "undated")}, doc '
-                     f'{_doc_anchor(q[f"{side}_doc_id"], q[f"{side}_doc_id"], shown_docs)}, paragraph '
-                     f'<code>{esc(q[f"{side}_id"])}</code>; {_float(q[f"containment_{side}"])} of its shingles are in the other')
-            text = (_marked(q[f"{side}_text"], q[f"{side}_start"], q[f"{side}_end"]) if q[f"{side}_text"] is not None
-                    else "(a paragraph of an earlier output: its text is there)")
-            sides.append(f'<p class="meta">{where}</p><blockquote class="passage">{text}</blockquote>')
-        articles.append(f'<article class="quote" data-left="{esc(q["left_id"])}" data-right="{esc(q["right_id"])}">'
-                        f'{"".join(sides)}</article>')
-    return (f'<section id="quotes"><h2>Quotes</h2>'
-            f'{_cap(top.height, total, "contained links", " (longest shared passage first)")}'
-            '<p class="legend">A contained link joins a paragraph to another that holds most of it, such as a quote '
-            're-wrapped in a longer paragraph; <mark>highlighted</mark>: the passage they share, in both.</p>'
-            f'{"".join(articles)}</section>')
-
-
-def section_removals(run: RunOutput, max_outlets: int) -> str:
-    """Removals by rule (bar chart of the commonest, then a table with an example each; rows carry
-    ``data-rule`` and ``data-spans``) and by outlet."""
-    by_rule = removals_by_rule(run)
-    by_outlet = removals_by_outlet(run)
-    if by_rule.is_empty():
-        chart = "<p>Nothing was removed.</p>"
-    else:
-        top = by_rule.head(25)
-        chart = (f'<figure id="removals-chart">{bar_svg(top["reason"].to_list(), top["spans"].to_list(), "spans removed")}'
-                 f'<figcaption>Spans removed per rule{" (top 25)" if by_rule.height > 25 else ""}.</figcaption></figure>')
-    rule_rows = [
-        f'<tr data-rule="{esc(r["reason"])}" data-spans="{r["spans"]}"><td><code>{esc(r["reason"])}</code></td>'
-        f'<td>{esc(r["stage"])}</td><td class="num">{r["spans"]:,}</td><td class="num">{r["documents"]:,}</td>'
-        f'<td class="num">{r["outlets"]:,}</td><td class="num">{r["chars"] or 0:,}</td>'
-        f'<td><del>{esc(_clip(r["example"], 160))}</del></td></tr>'
-        for r in by_rule.head(MAX_RULES).iter_rows(named=True)]
-    outlet_rows = [
-        f'<tr data-outlet="{esc(r["outlet"])}" data-spans="{r["spans"]}"><td>{esc(r["outlet"])}</td>'
-        f'<td class="num">{r["documents"]:,}</td><td class="num">{r["documents_touched"]:,}</td>'
-        f'<td class="num">{r["spans"]:,}</td><td class="num">{r["chars"]:,}</td><td>{esc(r["top_rules"])}</td></tr>'
-        for r in by_outlet.head(max_outlets).iter_rows(named=True)]
-    return f"""<section id="removals"><h2>Removals</h2>
-<h3 id="removals-by-rule">By rule</h3>{chart}
-{_cap(min(MAX_RULES, by_rule.height), by_rule.height, 'rules')}
-{_table(['rule', 'stage', 'spans', 'documents', 'outlets', 'characters', 'example'], rule_rows, 'rules')}
-<h3 id="removals-by-outlet">By outlet</h3>
-{_cap(min(max_outlets, by_outlet.height), by_outlet.height, 'outlets', ' (most removals first)')}
-{_table(['outlet', 'documents', 'with removals', 'spans', 'characters', 'commonest rules'], outlet_rows, 'outlets')}
-</section>"""
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
 
 
 def _offset(record_offset: int | None) -> str:
@@ -684,58 +651,167 @@ def _clip(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def _mark(piece: str, offset: int, spans: list[tuple[int, int, str]]) -> str:
-    """``piece`` escaped, where ``piece`` is ``text[offset:offset + len(piece)]``, with its characters
-    inside the ``spans`` of ``text`` (sorted, disjoint ``(start, end, title)``) in ``<mark>``."""
-    shown, at = [], 0
+def _mark(piece: str, offset: int, spans: list[tuple[int, int, str]]) -> list[Segment]:
+    """``piece`` as segments, where ``piece`` is ``text[offset:offset + len(piece)]``, with its characters
+    inside the ``spans`` of ``text`` (sorted, disjoint ``(start, end, title)``) marked.
+
+    Example:
+        >>> _mark("a quote here", 10, [(12, 17, "shared")])
+        [('', 'a ', None), ('mark', 'quote', 'shared'), ('', ' here', None)]
+    """
+    shown: list[Segment] = []
+    at = 0
     for start, end, title in spans:
         low, high = (min(max(edge - offset, 0), len(piece)) for edge in (start, end))
         if low < high:
-            shown.append(f'{esc(piece[at:low])}<mark title="{esc(title)}">{esc(piece[low:high])}</mark>')
+            shown += [("", piece[at:low], None), ("mark", piece[low:high], title)]
             at = high
-    return "".join(shown) + esc(piece[at:])
+    shown.append(("", piece[at:], None))
+    return [segment for segment in shown if segment[1]]
 
 
-def _marked(text: str, start: int | None, end: int | None, width: int = MEMBER_TEXT_CHARS) -> str:
-    """``text`` escaped with ``text[start:end]`` in ``<mark>``, cut to about ``width`` characters of
+def _marked(text: str, start: int | None, end: int | None, width: int = MEMBER_TEXT_CHARS) -> list[Segment]:
+    """``text`` as segments with ``text[start:end]`` marked, cut to about ``width`` characters of
     context around the passage (… where cut); a passage longer than ``width`` is cut too."""
     if start is None or end is None:
-        return esc(_clip(text, width))
+        return [("", _clip(text, width), None)]
     room = max(0, width - (end - start))
     before = min(start, max(room // 2, room - (len(text) - end)))  # room unused on one side goes to the other
     after = min(len(text) - end, room - before)
     passage = text[start:end] if end - start <= width else text[start:start + width - 1] + "…"
-    return (("…" if before < start else "") + esc(text[start - before:start]) + f"<mark>{esc(passage)}</mark>"
-            + esc(text[end:end + after]) + ("…" if end + after < len(text) else ""))
+    segments = [("", ("…" if before < start else "") + text[start - before:start], None), ("mark", passage, None),
+                ("", text[end:end + after] + ("…" if end + after < len(text) else ""), None)]
+    return [segment for segment in segments if segment[1]]
 
 
-def section_errors(run: RunOutput) -> str:
+COUNT_LABELS = [
+    ("inputs", "inputs"), ("documents", "documents"), ("errors", "errors"),
+    ("paragraphs", "paragraphs kept"), ("removed", "spans removed"),
+    ("templates_removed", "template paragraphs removed"), ("clusters", "clusters"),
+    ("duplicate_paragraphs", "duplicate paragraphs"), ("links", "links"), ("links_exact", "links: exact"),
+    ("links_near", "links: near"), ("links_contained", "links: contained"), ("reprints", "reprint pairs"),
+    ("repeating_earlier", "paragraphs repeating earlier outputs"),
+]
+
+
+def summary_context(run: RunOutput) -> dict[str, Any]:
+    """Run summary: the manifest's counts (one card each, ``data-count="<key>"``), its timings per
+    stage, and what was run (inputs, version, config and its hash, engine, workers, shards, earlier
+    outputs compared against)."""
+    manifest = run.manifest
+    counts = manifest.get("counts", {})
+    known = [key for key, _ in COUNT_LABELS]
+    labelled = [(key, label) for key, label in COUNT_LABELS if key in counts]
+    labelled += [(key, key.replace("_", " ")) for key in sorted(counts) if key not in known]
+    timings = manifest.get("timings_seconds", {})
+    total = timings.get("total")
+    info = [("inputs", ", ".join(map(str, manifest.get("inputs", [])))), ("corpusclean", manifest.get("version")),
+            ("config", f"{manifest.get('config_source', '')} ({manifest.get('config_hash', '')})"),
+            ("engine", manifest.get("engine")), ("workers", manifest.get("workers")), ("shards", manifest.get("shards")),
+            ("against", ", ".join(map(str, manifest.get("against") or [])) or None)]
+    return {"cards": [(key, counts[key], label) for key, label in labelled],
+            "balanced": manifest.get("accounting", {}).get("balanced"),
+            "total_seconds": total,
+            "rate": counts["inputs"] / total if total and counts.get("inputs") else None,
+            "timings": list(timings.items()), "info": [(k, v) for k, v in info if v is not None]}
+
+
+def reuse_context(run: RunOutput, max_outlets: int) -> dict[str, Any]:
+    """Who reprints whom: the heatmap (``id="heatmap"``), its same-day ties and the largest
+    outlet-to-outlet flows, in paragraphs and in documents."""
+    flows = reuse_flows(run)
+    outlets, matrix, total_outlets = reuse_matrix(flows.select("source_outlet", "reprint_outlet", "paragraphs"),
+                                                  max_outlets)
+    return {"heatmap": _figure(heatmap_svg(outlets, matrix)) if outlets else None, "outlets": len(outlets),
+            "total_outlets": total_outlets, "copies": int(flows["paragraphs"].sum()),
+            "same_day": int(flows["same_day"].sum()), "undated": int(flows["undated"].sum()),
+            "flows": flows.head(MAX_PAIRS).to_dicts(), "total_flows": flows.height}
+
+
+def reprints_context(run: RunOutput) -> dict[str, Any] | None:
+    """Reprints: the largest document pairs of ``reprints.parquet`` (earlier → later), with how their
+    direction was decided; None when the run has no such table (written before it existed)."""
+    found = largest_reprints(run, MAX_REPRINTS)
+    if found is None:
+        return None
+    top, total, by_order = found
+    rows = [{**row, "earlier_label": _doc_label(row["earlier_title"], row["earlier_source_path"], row["earlier_doc_id"]),
+             "later_label": _doc_label(row["later_title"], row["later_source_path"], row["later_doc_id"])}
+            for row in top.iter_rows(named=True)]
+    return {"rows": rows, "total": total, "by_order": by_order}
+
+
+def clusters_context(run: RunOutput, max_clusters: int) -> dict[str, Any]:
+    """Largest clusters: canonical text, then each member (outlet, date, document, link to the
+    canonical copy). ``ids`` are the clusters shown (documents link to them)."""
+    top, total = largest_clusters(run, max_clusters)
+    if top.is_empty():
+        return {"clusters": [], "total": 0, "ids": set()}
+    members = cluster_members(run, top["cluster_id"].to_list(), MAX_MEMBERS_PER_CLUSTER)
+    by_cluster = {key[0]: frame for key, frame in members.partition_by("cluster_id", as_dict=True).items()}
+    clusters = []
+    for cluster in top.iter_rows(named=True):
+        frame = by_cluster.get(cluster["cluster_id"], pl.DataFrame())
+        rows = []
+        for m in frame.iter_rows(named=True):
+            own_text = None
+            if not m["is_canonical"] and m["kind"] != "exact" and m["text"] != cluster["text"]:
+                own_text = m["text"][:MEMBER_TEXT_CHARS] + ("…" if len(m["text"]) > MEMBER_TEXT_CHARS else "")
+            rows.append({"role": "canonical" if m["is_canonical"] else (m["kind"] or "via other members"),
+                         "outlet": m["outlet"], "date": m["date"] or "undated", "doc_id": m["doc_id"],
+                         "doc_label": _doc_label(m["title"], m["source_path"], m["doc_id"]), "own_text": own_text,
+                         "jaccard": 1.0 if m["is_canonical"] else m["jaccard"], "containment": m["containment_member"]})
+        clusters.append({**cluster, "members": rows, "hidden": cluster["cluster_size"] - frame.height,
+                         "listing": ", ".join(f"{m['outlet']} ({m['date'] or 'undated'})"
+                                              for m in frame.iter_rows(named=True))})
+    return {"clusters": clusters, "total": total, "ids": set(top["cluster_id"].to_list())}
+
+
+def quotes_context(run: RunOutput) -> dict[str, Any]:
+    """Quotes: contained links (a passage and the longer paragraph that re-wraps it), longest shared
+    passage first, each with both paragraphs and the passage marked in both."""
+    top, total = quote_links(run, MAX_QUOTES)
+    quotes = []
+    for q in top.iter_rows(named=True):
+        sides = []
+        for side, label in (("left", "earlier"), ("right", "later")):
+            text = q[f"{side}_text"]
+            sides.append({"label": label, "outlet": q[f"{side}_outlet"] or NO_OUTLET,
+                          "date": q[f"{side}_date"] or "undated", "doc_id": q[f"{side}_doc_id"],
+                          "paragraph_id": q[f"{side}_id"], "containment": q[f"containment_{side}"],
+                          "segments": None if text is None else _marked(text, q[f"{side}_start"], q[f"{side}_end"])})
+        quotes.append({"left_id": q["left_id"], "right_id": q["right_id"], "sides": sides})
+    return {"quotes": quotes, "total": total}
+
+
+def removals_context(run: RunOutput, max_outlets: int) -> dict[str, Any]:
+    """Removals by rule (bar chart of the commonest, then a table with an example each) and by outlet."""
+    by_rule = removals_by_rule(run)
+    by_outlet = removals_by_outlet(run)
+    top = by_rule.head(25)
+    chart = (None if by_rule.is_empty()
+             else _figure(bar_svg(top["reason"].to_list(), top["spans"].to_list(), "spans removed")))
+    rules = [{**row, "example": _clip(row["example"], 160)} for row in by_rule.head(MAX_RULES).iter_rows(named=True)]
+    return {"chart": chart, "chart_capped": by_rule.height > 25, "rules": rules, "total_rules": by_rule.height,
+            "outlets": by_outlet.head(max_outlets).to_dicts(), "total_outlets": by_outlet.height}
+
+
+def errors_context(run: RunOutput) -> dict[str, Any]:
     """Errors by reason (stage, count, example paths, first message), then the failed inputs."""
-    by_reason = errors_by_reason(run)
     errors = run.scan("errors")
     total = errors.select(pl.len()).collect().item()
     if not total:
-        return '<section id="errors"><h2>Errors</h2><p>No input failed.</p></section>'
-    reason_rows = [
-        f'<tr data-error="{esc(r["error_type"])}" data-inputs="{r["inputs"]}"><td><code>{esc(r["error_type"])}</code></td>'
-        f'<td>{esc(r["stages"])}</td><td class="num">{r["inputs"]:,}</td>'
-        f'<td>{"<br>".join(f"<code>{esc(p)}</code>" for p in r["examples"])}</td><td>{esc(r["message"])}</td></tr>'
-        for r in by_reason.iter_rows(named=True)]
+        return {"total": 0, "reasons": [], "listed": []}
     listed = errors.sort("source_path", "record_offset").head(MAX_ERROR_ROWS).collect()
-    error_rows = [
-        f'<tr><td><code>{esc(r["source_path"])}</code>{_offset(r["record_offset"])}</td>'
-        f'<td>{esc(r["stage"])}</td><td><code>{esc(r["error_type"])}</code></td><td>{esc(r["message"])}</td></tr>'
-        for r in listed.iter_rows(named=True)]
-    return f"""<section id="errors"><h2>Errors</h2>
-<h3>By reason</h3>{_table(['reason', 'stage', 'inputs', 'examples', 'message'], reason_rows, 'reasons')}
-<h3>Failed inputs</h3>{_cap(listed.height, total, 'failed inputs')}
-{_table(['input', 'stage', 'reason', 'message'], error_rows, 'errors')}</section>"""
+    return {"total": total, "reasons": errors_by_reason(run).to_dicts(),
+            "listed": [{**row, "offset": _offset(row["record_offset"])} for row in listed.iter_rows(named=True)]}
 
 
-def section_documents(run: RunOutput, chosen: pl.DataFrame, total: int, shown_clusters: set[str]) -> str:
+def documents_context(run: RunOutput, chosen: pl.DataFrame, total: int, shown_clusters: set[str]) -> dict[str, Any]:
     """Each chosen document in source order: removed spans struck through with their rule, reused
     paragraphs marked and linked to their cluster (or to the canonical paragraph when that cluster is
-    not among those shown), the shared passages of contained links highlighted."""
+    not among those shown), the shared passages of contained links marked, and the document's
+    reprints and sources from ``reprints.parquet`` when the run has it."""
     ids = chosen["doc_id"].to_list()
     shown_docs = set(ids)
     paragraphs, removed = document_rows(run, ids)
@@ -751,50 +827,44 @@ def section_documents(run: RunOutput, chosen: pl.DataFrame, total: int, shown_cl
     passages = paragraph_passages(run, paragraphs["paragraph_id"])
     para_by_doc = {key[0]: frame.to_dicts() for key, frame in paragraphs.partition_by("doc_id", as_dict=True).items()}
     removed_by_doc = {key[0]: frame.to_dicts() for key, frame in removed.partition_by("doc_id", as_dict=True).items()}
-    articles = []
+    related = document_reprints(run, ids)
+    none = {"reprinted_by": [], "sources": [], "reprinted_by_total": 0, "sources_total": 0}
+    documents = []
     for doc in chosen.iter_rows(named=True):
         blocks = document_blocks(para_by_doc.get(doc["doc_id"], []), removed_by_doc.get(doc["doc_id"], []))
-        body = [_block_html(block, shown_clusters, shown_docs, passages) for block in blocks[:MAX_BLOCKS_PER_DOCUMENT]]
-        if len(blocks) > MAX_BLOCKS_PER_DOCUMENT:
-            body.append(f'<p class="cap capped">Showing {MAX_BLOCKS_PER_DOCUMENT} of {len(blocks):,} '
-                        'paragraphs and removed spans of this document.</p>')
-        meta = " · ".join(esc(part) for part in (
-            doc["outlet"], doc["date"] or "undated", doc["format"], doc["encoding"],
-            f"{doc['n_paragraphs']} paragraphs", f"{doc['n_removed']} removed",
-            f"{doc['reused']} reused") if part)
-        url = f'<br><span class="url">{esc(doc["url"])}</span>' if doc["url"] else ""
-        articles.append(f"""<article class="doc" id="doc-{esc(doc['doc_id'])}">
-<h3>{esc(doc['title'] or '(untitled)')}</h3>
-<p class="meta">{meta}<br><code>{esc(doc['source_path'])}</code>{_offset(doc['record_offset'])} · doc <code>{esc(doc['doc_id'])}</code>{url}</p>
-<div class="text">{''.join(body)}</div></article>""")
-    return (f'<section id="documents"><h2>Documents</h2>'
-            f'{_cap(len(ids), total, "documents", " (most reused paragraphs first, then most removals)")}'
-            '<p class="legend"><del>struck through</del>: removed, with the rule that removed it; '
-            '<span class="reused">marked</span>: a paragraph that recurs elsewhere, linked to its cluster; '
-            '<mark>highlighted</mark>: a passage shared with a longer or shorter paragraph elsewhere (a '
-            'contained link: a quote and the paragraph that re-wraps it; hover for where).</p>'
-            f'{"".join(articles)}</section>')
+        meta = [part for part in (
+            doc["outlet"], str(doc["date"] or "undated"), doc["format"], doc["encoding"],
+            f"{doc['n_paragraphs']} paragraphs", f"{doc['n_removed']} removed", f"{doc['reused']} reused") if part]
+        documents.append({**doc, "meta": meta, "offset": _offset(doc["record_offset"]),
+                          "blocks": [_block(block, shown_clusters, shown_docs, passages)
+                                     for block in blocks[:MAX_BLOCKS_PER_DOCUMENT]],
+                          "blocks_total": len(blocks), **(related or {}).get(doc["doc_id"], none)})
+    return {"documents": documents, "total": total, "has_reprints": related is not None}
 
 
-def _block_html(block: Block, shown_clusters: set[str], shown_docs: set[str],
-                passages: dict[str, list[tuple[int, int, str]]] | None = None) -> str:
+def _block(block: Block, shown_clusters: set[str], shown_docs: set[str],
+           passages: dict[str, list[tuple[int, int, str]]]) -> dict[str, Any]:
+    """One line of a document for ``documents.html.j2``: a removed span, or a paragraph as segments
+    (kept pieces with their shared passages marked, spans cut from the line struck through) with
+    the badge that links it to its cluster."""
     row = block.row
     if block.kind == "removed":
-        return (f'<p class="removed"><del title="{esc(row["reason"])}">{esc(row["text"])}</del> '
-                f'<span class="rule">{esc(row["reason"])}</span></p>')
+        return {"kind": "removed", "text": row["text"], "reason": row["reason"]}
     # kept pieces are consecutive slices of the paragraph's text, where the offsets of its shared
     # passages are: each piece marks the part of them it holds
-    spans = (passages or {}).get(row["paragraph_id"], [])
-    shown, offset = [], 0
+    spans = passages.get(row["paragraph_id"], [])
+    segments: list[Segment] = []
+    offset = 0
     for piece, rule in block.pieces:
+        if segments:
+            segments.append(("", " ", None))
         if rule is None:
-            shown.append(_mark(piece, offset, spans))
+            segments += _mark(piece, offset, spans)
             offset += len(piece)
         else:
-            shown.append(f'<del title="{esc(rule)}">{esc(piece)}</del> <span class="rule">{esc(rule)}</span>')
-    text = " ".join(shown)
+            segments += [("del", piece, rule), ("", " ", None), ("rule", rule, None)]
     css = ["para"] + (["title"] if row["is_title"] else [])
-    badge = ""
+    badge = None
     cid = row.get("cluster_id")
     if cid is not None:
         css.append("reused")
@@ -806,67 +876,13 @@ def _block_html(block: Block, shown_clusters: set[str], shown_docs: set[str],
             what = (f"{kind}{jaccard} · of {row.get('canonical_outlet') or NO_OUTLET} "
                     f"{row.get('canonical_date') or 'undated'} · cluster of {row['cluster_size']:,}")
         if cid in shown_clusters:
-            badge = f'<a class="badge" href="#cluster-{esc(cid)}">{esc(what)}</a>'
+            badge = {"href": f"#cluster-{cid}", "text": what, "title": None}
         elif row["canonical_doc_id"] in shown_docs and not row["is_canonical"]:
-            badge = f'<a class="badge" href="#p-{esc(row["canonical_id"])}">{esc(what)}</a>'
+            badge = {"href": f"#p-{row['canonical_id']}", "text": what, "title": None}
         else:
-            badge = f'<span class="badge" title="cluster {esc(cid)} is not among the clusters shown">{esc(what)}</span>'
-    return f'<p class="{" ".join(css)}" id="p-{esc(row["paragraph_id"])}">{badge}{text}</p>'
-
-
-STYLE = """
-:root{--fg:#1d1d1f;--muted:#6b6b70;--line:#e3e3e6;--accent:#2f5f98;--del:#b3261e;--reuse:#fff6d6}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:var(--fg);background:#fafafa}
-header{background:#1f2a37;color:#fff;padding:14px 28px}
-header h1{margin:0;font-size:20px}
-header p{margin:2px 0 0;color:#c9d1db}
-nav{position:sticky;top:0;background:#fff;border-bottom:1px solid var(--line);padding:6px 28px;z-index:1}
-nav a{margin-right:16px;color:var(--accent);text-decoration:none}
-main{padding:8px 28px 40px;max-width:1240px}
-section{margin-top:18px;padding-top:6px;border-top:2px solid var(--line)}
-h2{font-size:18px;margin:10px 0}
-h3{font-size:15px;margin:14px 0 6px}
-table{border-collapse:collapse;margin:6px 0;background:#fff}
-th,td{border:1px solid var(--line);padding:3px 8px;text-align:left;vertical-align:top}
-thead th{background:#f1f2f4}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-table.kv thead{display:none}
-.cols{display:flex;flex-wrap:wrap;gap:28px;align-items:flex-start}
-.cards{display:flex;flex-wrap:wrap;gap:8px;margin:6px 0 10px}
-.card{background:#fff;border:1px solid var(--line);border-radius:6px;padding:6px 12px;min-width:118px}
-.card b{display:block;font-size:20px;font-variant-numeric:tabular-nums}
-.card span{color:var(--muted);font-size:12px}
-figure{margin:8px 0;max-width:760px}
-figure svg{max-width:100%;height:auto}
-figcaption,.meta,.cap,.legend{color:var(--muted);font-size:12.5px}
-.cap.capped{color:#8a4b00;font-weight:600}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-blockquote.canonical{margin:6px 0;padding:8px 12px;background:#fff;border-left:4px solid var(--accent)}
-article{background:#fff;border:1px solid var(--line);border-radius:6px;padding:6px 14px;margin:10px 0}
-article:target{outline:3px solid #f0b429}
-.text p{margin:4px 0}
-.para.title{font-weight:600}
-.para.reused{background:var(--reuse)}
-p:target{outline:2px solid #f0b429}
-del{color:var(--del);text-decoration-thickness:1.5px}
-mark{background:#ffd966;color:inherit;padding:0 1px}
-blockquote.passage{margin:2px 0 8px;padding:6px 12px;background:#fff;border-left:4px solid #ffd966}
-.removed{color:var(--muted)}
-.rule{font:11px ui-monospace,Menlo,Consolas,monospace;color:var(--muted);background:#f1f2f4;border-radius:3px;padding:0 4px}
-.badge{display:inline-block;font-size:11px;background:#2f5f98;color:#fff;border-radius:3px;padding:0 6px;margin-right:6px;text-decoration:none}
-.url{color:var(--muted);word-break:break-all}
-.empty{padding:20px;background:#fff;border:1px dashed var(--line);color:var(--muted)}
-details summary{cursor:pointer;color:var(--accent);font-size:12px}
-"""
-
-# Counts script errors (and failed resource loads) so a headless browser test can read them from the DOM.
-HEAD_SCRIPT = """window.__reportErrors=0;window.addEventListener("error",function(){window.__reportErrors++;
-if(document.body){document.body.dataset.jsErrors=String(window.__reportErrors);}},true);"""
-# Records the heatmap's rendered width and the error count on <body> (data-heatmap-width, data-js-errors).
-TAIL_SCRIPT = """(function(){try{var h=document.querySelector("#heatmap svg")||document.getElementById("heatmap");
-document.body.dataset.heatmapWidth=String(h?Math.round(h.getBoundingClientRect().width):0);}
-catch(e){window.__reportErrors++;}document.body.dataset.jsErrors=String(window.__reportErrors);})();"""
+            badge = {"href": None, "text": what, "title": f"cluster {cid} is not among the clusters shown"}
+    return {"kind": "paragraph", "id": row["paragraph_id"], "css": " ".join(css), "badge": badge,
+            "segments": segments}
 
 
 def render_report(out_dir: Path, report_path: Path, *, max_documents: int = 200, max_clusters: int = 50,
@@ -889,28 +905,18 @@ def render_report(out_dir: Path, report_path: Path, *, max_documents: int = 200,
             raise UsageError(f"{name} must be at least 1, not {value}")
     run = open_run(out_dir)
     chosen, total_documents = documents_to_show(run, max_documents)
-    shown_docs = set(chosen["doc_id"].to_list())
-    clusters_html, shown_clusters = section_clusters(run, max_clusters, shown_docs)
-    sections = [section_summary(run), section_reuse(run, max_outlets), clusters_html, section_quotes(run, shown_docs),
-                section_removals(run, max_outlets), section_errors(run),
-                section_documents(run, chosen, total_documents, shown_clusters)]
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    title = f"corpusclean report: {run.root.name or run.root}"
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(title)}</title>
-<style>{STYLE}</style>
-<script>{HEAD_SCRIPT}</script>
-</head><body>
-<header><h1>{esc(title)}</h1><p>{esc(run.root)} · corpusclean {esc(run.manifest.get('version', ''))} · generated {generated}</p></header>
-<nav><a href="#summary">Summary</a><a href="#reuse">Who reprints whom</a><a href="#clusters">Clusters</a><a href="#quotes">Quotes</a><a href="#removals">Removals</a><a href="#errors">Errors</a><a href="#documents">Documents</a></nav>
-<main>
-{''.join(sections)}
-</main>
-<script>{TAIL_SCRIPT}</script>
-</body></html>
-"""
+    clusters = clusters_context(run, max_clusters)
+    page = environment().get_template("report.html.j2").render(
+        title=f"corpusclean report: {run.root.name or run.root}", root=str(run.root),
+        version=run.manifest.get("version", ""),
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        shown_docs=set(chosen["doc_id"].to_list()),
+        summary=summary_context(run), reuse=reuse_context(run, max_outlets), reprints=reprints_context(run),
+        clusters=clusters, quotes=quotes_context(run), removals=removals_context(run, max_outlets),
+        errors=errors_context(run),
+        documents=documents_context(run, chosen, total_documents, clusters["ids"]),
+        limits={"members": MAX_MEMBERS_PER_CLUSTER, "blocks": MAX_BLOCKS_PER_DOCUMENT,
+                "reprints_per_document": MAX_REPRINTS_PER_DOCUMENT})
     report_path = Path(report_path)
     temporary = report_path.with_name(f".{report_path.name}.{os.getpid()}.tmp")
     try:

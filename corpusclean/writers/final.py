@@ -5,13 +5,15 @@ columns and whether it is a template; this module turns each phase-A shard into 
 ``documents``, ``paragraphs``, ``removed`` and ``fingerprints`` rows with
 :func:`~corpusclean.dedup.phase_b.finalize_shard`, writes them through
 :class:`~corpusclean.writers.parquet.TableWriter` (a row group per write), writes ``errors`` and
-``links`` (with the spans of contained passages, :func:`~corpusclean.dedup.spans.with_spans`), and
-checks on the way that every discovered input is in ``documents`` or ``errors``, once. Memory is one
-slice of one shard at a time (see :data:`WRITE_SLICE_PARAGRAPHS`), plus what phase B holds.
+``links`` (with the spans of contained passages, :func:`~corpusclean.dedup.spans.with_spans`) and
+``reprints`` (document pairs sharing text, from the tables just written: :func:`write_reprints`),
+and checks on the way that every discovered input is in ``documents`` or ``errors``, once. Memory is
+one slice of one shard at a time (see :data:`WRITE_SLICE_PARAGRAPHS`), plus what phase B holds.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -19,12 +21,14 @@ from typing import Any, Sequence
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from ..dedup.fingerprints import band_columns
 from ..dedup.phase_b import META_COLUMNS, Linked, Part, finalize_shard
+from ..dedup.reprints import reprints, sibling_pairs
 from ..dedup.spans import with_spans
 from ..failpoints import failpoint
-from ..schema import DOCUMENTS, FINAL_PARAGRAPHS, FINAL_REMOVED
+from ..schema import FINAL_DOCUMENTS, FINAL_PARAGRAPHS, FINAL_REMOVED, NULLABLE_INTEGERS, REPRINTS, pandas_metadata
 from ..shards import read_shard
 from .parquet import TableWriter, write_table
 
@@ -77,9 +81,9 @@ def write_final(work: Path, target: Path, record: dict[str, Any], linked: Linked
     """
     shards_dir = work / "shards"
     writers = {
-        "documents": TableWriter(target / "documents.parquet", DOCUMENTS),
+        "documents": TableWriter(target / "documents.parquet", FINAL_DOCUMENTS),
         "paragraphs": TableWriter(target / "paragraphs.parquet", FINAL_PARAGRAPHS),
-        "removed": TableWriter(target / "removed.parquet", FINAL_REMOVED),
+        "removed": TableWriter(target / "removed.parquet", FINAL_REMOVED, NULLABLE_INTEGERS["removed"]),
     }
     fingerprint_columns = ["shingles", *band_columns(dedup)]
     fingerprints = None
@@ -159,8 +163,9 @@ def write_final(work: Path, target: Path, record: dict[str, Any], linked: Linked
     failpoint("write.tables_closed")
     links = with_spans(linked.links, contained, end_texts, dedup["shingle_size"])
     del end_texts
-    write_table(links, target / "links.parquet")
+    write_table(links, target / "links.parquet", NULLABLE_INTEGERS["links"])
     failpoint("write.links")
+    reprint_counts = write_reprints(target, links, parts)
 
     # counted by expressions over linked.meta, not over filtered copies of it (one a paragraph)
     new, clustered = pl.col("is_new"), pl.col("is_new") & pl.col("cluster_id").is_not_null()
@@ -186,11 +191,53 @@ def write_final(work: Path, target: Path, record: dict[str, Any], linked: Linked
         "links": links.height,
         **{f"links_{kind}": kind_counts.get(kind, 0) for kind in ("exact", "near", "contained")},
         "links_with_span": links.height - links["left_start"].null_count(),
+        **reprint_counts,
         "templates_removed": removed_by_reason.get("template", 0),
         **{key: int(value) for key, value in meta_counts.items()},
         "removed_by_reason": dict(sorted(removed_by_reason.items())),
         "errors_by_type": dict(sorted(Counter(error_table["error_type"].to_list()).items())),
     }
+
+
+def write_reprints(target: Path, links: pl.DataFrame, parts: Sequence[Part] = ()) -> dict[str, int]:
+    """Write ``reprints.parquet`` into ``target`` from the tables just written there (and, for pairs
+    that reach into an earlier output among ``parts``, from that output's ``paragraphs.parquet``);
+    returns its counts. Memory: no text is read; the paragraphs held are cluster members and link ends
+    only (ids, lengths, cluster columns), and the documents' ids, outlets, dates and lengths."""
+    chars = (pl.col("char_end") - pl.col("char_start")).cast(pl.Int64).alias("chars")
+    scan = pl.scan_parquet(target / "paragraphs.parquet")
+    ends = pl.concat([links["left_id"], links["right_id"]]).unique().implode()
+    columns = ["paragraph_id", "doc_id", "chars", "canonical_id", "canonical_doc_id", "similarity"]
+    paragraphs = scan.with_columns(chars).filter(
+        pl.col("cluster_id").is_not_null() | pl.col("paragraph_id").is_in(ends)).select(columns).collect()
+    documents = (pl.scan_parquet(target / "documents.parquet").select("doc_id", "outlet", pl.col("date").cast(pl.String))
+                 .join(scan.group_by("doc_id").agg(chars.sum()), on="doc_id", how="left")
+                 .with_columns(pl.col("chars").fill_null(0), pl.lit(True).alias("in_output")).collect())
+    named = pl.concat([links["left_doc_id"], links["right_doc_id"], paragraphs["canonical_doc_id"]]).unique()
+    wanted_docs = named.filter(~named.is_in(documents["doc_id"].implode()))  # in earlier outputs
+    if not wanted_docs.is_empty():
+        wanted_paragraphs = pl.concat([ends.explode(), paragraphs["canonical_id"]]).unique().implode()
+        for part in parts:
+            path = part.fingerprints.parent / "paragraphs.parquet"
+            if part.new or not path.is_file():
+                continue
+            earlier = (pl.scan_parquet(path).filter(pl.col("doc_id").is_in(wanted_docs.implode()))
+                       .select("paragraph_id", "doc_id", chars, "outlet", pl.col("date").cast(pl.String)).collect())
+            documents = pl.concat([documents, earlier.group_by("doc_id", maintain_order=True).agg(
+                pl.col("outlet").first(), pl.col("date").first(), pl.col("chars").sum(),
+                pl.lit(False).alias("in_output")).select(documents.columns)])
+            paragraphs = pl.concat([paragraphs, earlier.filter(pl.col("paragraph_id").is_in(wanted_paragraphs)).select(
+                "paragraph_id", "doc_id", "chars", pl.col("paragraph_id").alias("canonical_id"),
+                pl.col("doc_id").alias("canonical_doc_id"), pl.lit(None, dtype=pl.Float64).alias("similarity"))])
+        documents = documents.unique("doc_id", keep="first", maintain_order=True)
+    table = reprints(paragraphs, links, documents)
+    # lag_days is null for undated pairs: pandas would read the column as floats without the metadata
+    arrow = table.to_arrow()
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **pandas_metadata(REPRINTS, NULLABLE_INTEGERS["reprints"])})
+    temporary = target / f".reprints.parquet.{os.getpid()}.tmp"
+    pq.write_table(arrow, temporary, compression="zstd")
+    os.replace(temporary, target / "reprints.parquet")
+    return {"reprints": table.height, "reprint_sibling_pairs_left_out": sibling_pairs(paragraphs)}
 
 
 def earlier_texts(parts: Sequence[Part], ids: pl.Series) -> list[pl.DataFrame]:
