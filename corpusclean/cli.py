@@ -83,7 +83,7 @@ def _root(
 
 
 InputsArg = Annotated[list[Path], typer.Argument(
-    help="Files or folders to clean (folders are read recursively; raw/<outlet>/... names the outlet).",
+    metavar="INPUT", help="Files or folders to clean (folders are read recursively; raw/<outlet>/... names the outlet).",
     show_default=False)]
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder for the Parquet tables and manifest.json.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config overlaid on configs/default.toml.")]
@@ -208,7 +208,7 @@ def extract(
 
 @app.command(cls=_Command)
 def dedup(
-    output: Annotated[Path, typer.Argument(help="Folder holding phase-A output (from `extract` or `run`).")],
+    output: Annotated[Path, typer.Argument(metavar="OUT", help="Folder holding phase-A output (from `extract` or `run`).")],
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Config whose \\[dedup] section to use (default: the one phase A ran with).")] = None,
     against: AgainstOpt = None,
     keep_work: KeepWorkOpt = False,
@@ -310,4 +310,25 @@ register(app, _Command)
 
 
 def main() -> None:
-    app()
+    """Run the command line. click's own usage errors (a missing argument, an unknown option or
+    command, a value of the wrong type) come out as one line, as the tool's own do, instead of a
+    usage block and a boxed message; ``corpusclean`` alone still prints the help."""
+    from typer import _click  # the click that typer vendors (and raises)
+
+    try:
+        code = app(standalone_mode=False)
+    except _click.exceptions.NoArgsIsHelpError as error:
+        typer.rich_utils.rich_format_error(error)
+        sys.exit(error.exit_code)
+    except _click.exceptions.UsageError as error:
+        where = error.ctx.command_path if error.ctx else "corpusclean"
+        message = " ".join(error.format_message().split())
+        print(f"corpusclean: error: {message} (see '{where} --help')", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except _click.exceptions.ClickException as error:
+        print(f"corpusclean: error: {' '.join(error.format_message().split())}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        print("corpusclean: aborted", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -204,6 +204,26 @@ def test_workers_below_1_is_one_line_and_exit_2(tmp_path, workers):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["run"], "Missing argument 'INPUT'. (see 'corpusclean run --help')"),
+    (["run", "raw", "--bogus"], "No such option: --bogus (see 'corpusclean run --help')"),
+    (["frobnicate"], "No such command 'frobnicate'. (see 'corpusclean --help')"),
+    (["run", "raw", "--workers", "two"], "Invalid value for '--workers' / '-w': "),
+    (["export"], "Missing argument 'OUT'. (see 'corpusclean export --help')"),
+])
+def test_click_usage_errors_are_one_line_and_exit_2(args, message):
+    # click's own errors, before any command runs: one line like the tool's, no usage block or box
+    done = corpusclean(*args)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("corpusclean: error: ")
+    assert message in done.stderr.replace("python -m corpusclean", "corpusclean")  # as it was called
+
+
+def test_no_arguments_prints_the_help():
+    done = corpusclean()
+    assert done.returncode == 2 and "Usage: python -m corpusclean" in done.stdout and "export" in done.stdout
+
+
 def test_extract_then_dedup_gives_the_tables_of_run(raw_run, tmp_path):
     _, _, tables, _ = raw_run
     assert corpusclean("extract", "raw", "-o", str(tmp_path), "--quiet").returncode == 0
