@@ -179,3 +179,23 @@ def test_cli_run_collapses_hosts_and_prefers_the_field(tmp_path):
     paragraphs = tables["paragraphs"].join(documents.select("doc_id", pl.col("outlet").alias("doc_outlet")), on="doc_id")
     assert (paragraphs["outlet"] == paragraphs["doc_outlet"]).all()
     assert not (tmp_path / "tldextract-cache").exists()
+
+
+def test_a_folder_outlet_takes_the_name_as_its_pages_spell_it(tmp_path):
+    # no site name, no URL: the folder names the outlet, spelled as the page itself prints it
+    from corpusclean import run
+
+    folder = tmp_path / "crawl" / "eastvale-gazette"
+    folder.mkdir(parents=True)
+    (folder / "a.txt").write_text(
+        "Harbour wall approved\n\nThe council approved the new harbour wall on Tuesday after three winters of floods "
+        "closed the quay and the fish market for weeks.\n\nCopyright © 2026 Eastvale Gazette. All rights reserved.\n",
+        encoding="utf-8")
+    (tmp_path / "crawl" / "millbrook-courier").mkdir()
+    (tmp_path / "crawl" / "millbrook-courier" / "b.txt").write_text(
+        "Ferry times change\n\nThe island ferry will run two more crossings a day through the winter, the operator "
+        "said on Saturday after residents complained.\n", encoding="utf-8")
+    result = run([tmp_path / "crawl"], tmp_path / "out", workers=1)
+    outlets = dict(result.read("documents").select("source_path", "outlet").iter_rows())
+    assert outlets == {"crawl/eastvale-gazette/a.txt": "Eastvale Gazette",
+                       "crawl/millbrook-courier/b.txt": "millbrook-courier"}  # never spelled: the folder

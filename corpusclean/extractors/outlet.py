@@ -10,8 +10,10 @@ not ``co.uk``). Evidence, strongest first; the first that answers wins and is re
 2. ``field``: the JSONL record's outlet field;
 3. ``metadata``: the page's own site-name metadata;
 4. ``domain``: the registered domain of the URL (``amp.theguardian.com`` → ``theguardian.com``);
-5. ``folder``: the input layout ``raw/<outlet>/…`` (a site pack whose outlet slugs to the folder name
-   gives the proper name);
+5. ``folder``: the input layout ``raw/<outlet>/…``; the name as the page itself spells it when its
+   a site pack whose outlet slugs to the folder name gives its name, else the page's own spelling when
+   its text holds the folder's words in order with a capital (``the-lantern`` and "© 2026 The
+   Lantern" give "The Lantern"), else the folder name;
 6. ``pattern``: a site pack's ``detect`` regex found in the text (a dateline such as "(Sputnik) -" or
    "INTERFAX.RU").
 
@@ -95,14 +97,39 @@ def slug(name: str) -> str:
     return _NOT_ALPHANUMERIC.sub("-", name.casefold()).strip("-")
 
 
+def spelled_in(text: str, folder: str) -> str | None:
+    """How ``text`` spells the name whose slug is ``folder``: its words in order, any separators
+    between them, with at least one capital (a proper spelling, not the slug again); None if absent.
+
+        >>> spelled_in("Copyright © 2026 The Harbor  Tribune. All rights reserved.", "the-harbor-tribune")
+        'The Harbor  Tribune'
+        >>> spelled_in("the harbor tribune", "the-harbor-tribune") is None
+        True
+    """
+    words = [regex.escape(word) for word in folder.split("-") if word]
+    if not words or not text:
+        return None
+    pattern = regex.compile(r"(?<![\p{L}\p{N}])" + r"[^\p{L}\p{N}\n]{1,3}".join(words) + r"(?![\p{L}\p{N}])",
+                            regex.IGNORECASE)
+    for match in pattern.finditer(text):
+        if any(char.isupper() for char in match.group()):
+            return match.group()
+    return None
+
+
 def resolve_outlet(*, url: str | None, sitename: str | None, field_outlet: str | None,
-                   folder: str | None, text: str, packs: list[RulePack]) -> tuple[str, str]:
-    """Return ``(outlet, outlet_source)``; ``("", "")`` when unknown.
+                   folder: str | None, text: str, packs: list[RulePack], page_text: str = "") -> tuple[str, str]:
+    """Return ``(outlet, outlet_source)``; ``("", "")`` when unknown. ``text`` is what the site packs'
+    ``detect`` patterns search; ``page_text`` (as written, chrome included) is where a folder's name
+    is looked up as the page spells it.
 
     Example:
         >>> resolve_outlet(url=None, sitename=None, field_outlet=None, folder="northwind-wire",
         ...                text="", packs=[])
         ('northwind-wire', 'folder')
+        >>> resolve_outlet(url=None, sitename=None, field_outlet=None, folder="northwind-wire",
+        ...                text="", packs=[], page_text="PORTSMERE (Northwind Wire) - The council")
+        ('Northwind Wire', 'folder')
         >>> resolve_outlet(url="https://edition.example.co.uk/a", sitename=None, field_outlet=None,
         ...                folder="crawl", text="", packs=[])
         ('example.co.uk', 'domain')
@@ -124,6 +151,7 @@ def resolve_outlet(*, url: str | None, sitename: str | None, field_outlet: str |
         for pack in site_packs:
             if slug(pack.outlet) == slug(folder):
                 return pack.outlet, "folder"
-        return folder, "folder"
+        spelled = spelled_in(page_text, slug(folder))
+        return (" ".join(spelled.split()) if spelled else folder), "folder"
     detected = detect_outlet(text, site_packs)
     return (detected, "pattern") if detected else ("", "")
