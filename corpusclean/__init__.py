@@ -2,9 +2,11 @@
 
 Each stage is importable on its own; :func:`run` runs them all:
 
-    >>> from corpusclean import run, normalize
-    >>> normalize("\u201cQuoted\u201d\u00a0text")
-    '"Quoted" text'
+    >>> from corpusclean import run, faithful, match_key
+    >>> faithful("\u201cQuoted\u201d\u00a0text, \u00bd m\u00b2")   # the stored text: as written
+    '\u201cQuoted\u201d text, \u00bd m\u00b2'
+    >>> match_key("\u201cQuoted\u201d\u00a0text, \u00bd m\u00b2")  # what hashes and rules match on
+    '"Quoted" text, 1\u20442 m2'
 """
 
 __version__ = "0.1.0"
@@ -20,7 +22,8 @@ _EXPORTS = {
     "apply_rules": "filters.rules", "load_packs": "filters.rules", "split_title": "filters.titles",
     "RunResult": "pipeline", "run": "pipeline", "run_dedup": "pipeline", "run_extract": "pipeline",
     "decode_bytes": "readers.decode", "discover": "readers.discover", "read_records": "readers.records",
-    "normalize": "text.normalize", "rejoin_broken": "text.segment", "split_units": "text.segment",
+    "normalize": "text.normalize", "faithful": "text.normalize", "match_key": "text.normalize",
+    "rejoin_broken": "text.segment", "split_units": "text.segment",
 }
 
 
@@ -40,7 +43,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Config", "Context", "InputError", "Rows", "RunResult", "UsageError", "apply_rules", "assign_clusters",
-    "clean_file", "clean_record", "decode_bytes", "discover", "exact_links", "extract_html", "load_config",
-    "load_packs", "normalize", "parse_text", "read_records", "rejoin_broken", "resolve_outlet", "run",
+    "clean_file", "clean_record", "decode_bytes", "discover", "exact_links", "extract_html", "faithful",
+    "load_config", "load_packs", "match_key", "normalize", "parse_text", "read_records", "rejoin_broken", "resolve_outlet", "run",
     "run_dedup", "run_extract", "link_corpus", "split_title", "split_units",
 ]

@@ -29,7 +29,7 @@ from .filters.rules import RulePack, apply_rules, engine_hits, load_packs, parse
 from .filters.titles import split_title
 from .readers.discover import DiscoveryProblem, InputFile
 from .readers.records import Record, RecordError, make_doc_id, read_records
-from .text.normalize import normalize
+from .text.normalize import cut_in_text, key_offsets, match_key, span_in_text, stored_form
 from .text.segment import rejoin_broken, split_units, word_count
 
 PARAGRAPH_SEPARATOR = "\n\n"
@@ -104,7 +104,7 @@ def clean_files(files: Sequence[InputFile], context: Context) -> Rows:
     in_use = {id(pack) for page in prepared for pack in page.packs}
     used = [pack for pack in context.packs if id(pack) in in_use]
     try:
-        hits: list = engine_hits([page.units for page in prepared], [rule for pack in used for rule in pack.rules])
+        hits: list = engine_hits([page.keys for page in prepared], [rule for pack in used for rule in pack.rules])
     except Exception:  # the pass only saves time: without it every rule is tried, as in clean_record
         hits = [None] * len(prepared)
     for page, page_hits in zip(prepared, hits):
@@ -166,6 +166,7 @@ class Prepared:
     record: Record
     extracted: Extracted
     pre_removed: list[tuple[str, str, int | None]]
+    #: the stored form of each line (``[text] folded`` decides which)
     units: list[str]
     #: line of the extracted text each unit is (blank lines are no units): what rows name a unit by
     unit_lines: list[int]
@@ -173,6 +174,8 @@ class Prepared:
     outlet: str
     outlet_source: str
     packs: list[RulePack]
+    #: the match key of each unit: what the chrome rules and outlet detection read
+    keys: list[str]
 
 
 def prepare_record(record: Record, context: Context) -> Prepared:
@@ -184,17 +187,19 @@ def prepare_record(record: Record, context: Context) -> Prepared:
     extracted, pre_removed = _extract(record, context)
     hints = record.hints
     url = hints.get("url") or extracted.url
-    segmented = split_units(extracted.body)
+    folded = context.config.section("text")["folded"]
+    segmented = split_units(extracted.body, stored_form(folded))
     units = [unit.text for unit in segmented]
+    keys = units if folded else [match_key(unit) for unit in units]  # a folded unit is its own key
     outlet, outlet_source = resolve_outlet(
         url=url, sitename=extracted.sitename, field_outlet=hints.get("outlet"),
         folder=record.folder_outlet if context.config.section("input")["outlet_from_folder"] else None,
-        text="\n".join(units), packs=list(context.packs),
+        text="\n".join(keys), packs=list(context.packs), page_text="\n".join(units),
     )
     host = url_host(url)
     packs = [pack for pack in context.packs if pack.matches_outlet(outlet, host)]
     return Prepared(record, extracted, pre_removed, units, [unit.line_no for unit in segmented], url, outlet,
-                    outlet_source, packs)
+                    outlet_source, packs, keys)
 
 
 def clean_record(record: Record, context: Context) -> Rows:
@@ -218,22 +223,31 @@ def finish_record(page: Prepared, context: Context, hits: Sequence[frozenset[str
     record, extracted, pre_removed, outlet = page.record, page.extracted, page.pre_removed, page.outlet
     hints = record.hints
     url, outlet_source = page.url, page.outlet_source
-    ruled = apply_rules(page.units, page.packs, context.config.section("rules")["disabled"], hits)
-    known_title = normalize(hints.get("title") or extracted.title or "") or None
-    titled = split_title(ruled.kept, known_title)
+    # the rules and the title match on the match keys; rows keep the stored text (_stored_rules)
+    ruled = apply_rules(page.keys, page.packs, context.config.section("rules")["disabled"], hits)
+    kept, removals = _stored_rules(page, ruled)
+    store = stored_form(context.config.section("text")["folded"])
+    known_title = store(hints.get("title") or extracted.title or "") or None
+    # the rules kept the keys of the kept texts (cut_in_text holds a cut text's key to the rules' cut)
+    titled = split_title(ruled.kept, match_key(known_title) if known_title else None)
+    if titled.title_idx is not None:
+        title = kept[titled.title_idx]
+    else:
+        title = known_title if titled.title is not None else None
+    body_texts = [kept[position] for position in titled.body_idx]
     segment_config = context.config.section("segment")
-    body = rejoin_broken(titled.body) if segment_config["rejoin_broken"] else [(p, [i]) for i, p in enumerate(titled.body)]
+    body = rejoin_broken(body_texts) if segment_config["rejoin_broken"] else [(p, [i]) for i, p in enumerate(body_texts)]
 
     # rows name a unit by its line in the extracted text, so they point at the page's own lines
     line_of = page.unit_lines
     kept_lines = [line_of[index] for index in ruled.kept_idx]
     removed = [_removed_row(record, outlet, line, 0, len(text), text, reason, "extract")
                for text, reason, line in pre_removed]
-    removed += [_removed_row(record, outlet, line_of[r.unit_idx], r.char_start, r.char_end, r.text, r.rule_id,
-                             "strip") for r in ruled.removed]
+    removed += [_removed_row(record, outlet, line_of[unit_idx], start, end, text, rule_id, "strip")
+                for unit_idx, start, end, text, rule_id in removals]
     for kept_position in titled.repeats:
         unit_idx = kept_lines[kept_position]
-        text = ruled.kept[kept_position]
+        text = kept[kept_position]
         removed.append(_removed_row(record, outlet, unit_idx, 0, len(text), text, "title.repeated", "title"))
 
     body_words = [word_count(text) for text, _ in body]
@@ -243,39 +257,69 @@ def finish_record(page: Prepared, context: Context, hits: Sequence[frozenset[str
                          f"{segment_config['min_article_words']} words stand in paragraphs of five or more words")
 
     # paragraph 0 is the title when there is one; source units are lines of the extracted text
-    paragraphs: list[tuple[str, bool, list[int], int]] = []
-    if titled.title is not None:
+    # each with its match key, which exact_hash hashes: a kept unit's is the key the rules kept, a
+    # rejoined paragraph's is its units' keys joined as the units are (tests/test_faithful_text.py
+    # holds the key of a join equal to the join of the keys)
+    paragraphs: list[tuple[str, bool, list[int], int, str]] = []
+    if title is not None:
         title_units = [kept_lines[titled.title_idx]] if titled.title_idx is not None else []
-        paragraphs.append((titled.title, True, title_units, word_count(titled.title)))
+        title_key = ruled.kept[titled.title_idx] if titled.title_idx is not None else match_key(title)
+        paragraphs.append((title, True, title_units, word_count(title), title_key))
     for (text, positions), words in zip(body, body_words):
-        paragraphs.append((text, False, [kept_lines[titled.body_idx[p]] for p in positions], words))
+        key = " ".join(ruled.kept[titled.body_idx[p]] for p in positions)
+        paragraphs.append((text, False, [kept_lines[titled.body_idx[p]] for p in positions], words, key))
 
     # the fetch date of a WARC record is the last resort: a page is no younger than its fetch
     date = (_iso_date(hints.get("date")) or _iso_date(extracted.date) or ruled.date
             or _iso_date(hints.get("fetch_date")))
     seed = context.config.section("dedup")["hash_seed"]
     paragraph_rows, offset = [], 0
-    for para_idx, (text, is_title, source_units, words) in enumerate(paragraphs):
+    for para_idx, (text, is_title, source_units, words, key) in enumerate(paragraphs):
         paragraph_rows.append({
             "paragraph_id": f"{record.doc_id}-{para_idx:04d}", "doc_id": record.doc_id, "para_idx": para_idx,
             "is_title": is_title, "text": text, "char_start": offset, "char_end": offset + len(text),
             "source_units": source_units, "n_words": words,
-            "exact_hash": xxhash.xxh64_intdigest(text.encode("utf-8"), seed),
+            "exact_hash": xxhash.xxh64_intdigest(key.encode("utf-8"), seed),
             "source_path": record.source_path, "record_offset": record.record_offset,
             "outlet": outlet, "date": date, "config_hash": context.config_hash,
         })
         offset += len(text) + len(PARAGRAPH_SEPARATOR)
-    clean_text = PARAGRAPH_SEPARATOR.join(text for text, _, _, _ in paragraphs)
+    clean_text = PARAGRAPH_SEPARATOR.join(paragraph[0] for paragraph in paragraphs)
     document = {
         "doc_id": record.doc_id, "source_path": record.source_path, "record_offset": record.record_offset,
         "source_hash": record.source_hash, "format": record.format, "container": record.container,
         "encoding": record.encoding, "encoding_evidence": record.encoding_evidence,
-        "outlet": outlet, "outlet_source": outlet_source, "url": url, "title": titled.title,
+        "outlet": outlet, "outlet_source": outlet_source, "url": url, "title": title,
         "date": date, "author": extracted.author, "sitename": extracted.sitename, "text": clean_text,
         "n_paragraphs": len(paragraphs), "n_removed": len(removed), "n_chars": len(clean_text),
         "config_hash": context.config_hash,
     }
     return Rows(documents=[document], paragraphs=paragraph_rows, removed=removed)
+
+
+def _stored_rules(page: Prepared, ruled: Any) -> tuple[list[str], list[tuple[int, int, int, str, str]]]:
+    """What the rules, run on the match keys, keep and remove, in the stored text: the kept units'
+    texts, and each removal as ``(unit_idx, char_start, char_end, text, rule_id)`` in its unit."""
+    units, keys = page.units, page.keys
+    owners: dict[int, list[int] | None] = {}
+
+    def owner(index: int) -> list[int] | None:
+        if index not in owners:
+            owners[index] = None if units[index] == keys[index] else key_offsets(units[index])[1]
+        return owners[index]
+
+    removals, cuts = [], {}
+    for r in ruled.removed:
+        unit, key = units[r.unit_idx], keys[r.unit_idx]
+        if r.char_start == 0 and r.char_end == len(key):
+            start, end = 0, len(unit)
+        else:
+            start, end = span_in_text(owner(r.unit_idx), r.char_start, r.char_end)
+            cuts.setdefault(r.unit_idx, []).append((r.char_start, r.char_end))
+        removals.append((r.unit_idx, start, end, unit[start:end] if unit != key else r.text, r.rule_id))
+    kept = [units[index] if text == keys[index] else cut_in_text(units[index], cuts.get(index, []), text)
+            for text, index in zip(ruled.kept, ruled.kept_idx)]
+    return kept, removals
 
 
 def _removed_row(record: Record, outlet: str, unit_idx: int | None, start: int, end: int, text: str,

@@ -107,6 +107,11 @@ class ExtractSection(BaseModel):
         return self
 
 
+class TextSection(BaseModel):
+    model_config = _STRICT
+    folded: bool  # store the match key (NFKC, ASCII quotes and dashes) instead of the author's text
+
+
 class SegmentSection(BaseModel):
     model_config = _STRICT
     rejoin_broken: bool
@@ -181,6 +186,7 @@ class ConfigSchema(BaseModel):
     model_config = ConfigDict(extra="forbid")
     input: InputSection
     extract: ExtractSection
+    text: TextSection
     segment: SegmentSection
     rules: RulesSection
     dedup: DedupSection

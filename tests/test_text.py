@@ -1,4 +1,8 @@
-"""Normalization, segmentation, titles and the text/Markdown parser: examples and properties."""
+"""Normalization, segmentation, titles and the text/Markdown parser: examples and properties.
+
+``normalize`` is the match key (``match_key``, the folded form rules and hashes see); the stored form,
+``faithful``, has its own properties in ``tests/test_faithful_text.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from corpusclean.extractors.text import markdown_to_text, parse_text
 from corpusclean.filters.titles import split_title
-from corpusclean.text.normalize import normalize
+from corpusclean.text.normalize import faithful, match_key, normalize
 from corpusclean.text.segment import is_broken_pair, rejoin_broken, split_units, word_count
 
 # Text with the characters normalization cares about mixed into ordinary ones.
@@ -42,6 +46,24 @@ def test_normalize_fast_path_equals_the_general_one(text):
     from corpusclean.text.normalize import _normalize_general
 
     assert normalize(text) == _normalize_general(text)
+
+
+def test_normalize_is_the_match_key():
+    assert normalize is match_key
+
+
+def test_units_are_stored_text_and_their_keys_fold():
+    units = [u.text for u in split_units("\u201cWe\u2019re\u00a0ready\u201d \u2014 \u00bd m\u00b2\u200b\n\n\ufb01ne")]
+    assert units == ["\u201cWe\u2019re ready\u201d \u2014 \u00bd m\u00b2", "\ufb01ne"]
+    assert [match_key(u) for u in units] == ['"We\'re ready" - 1\u20442 m2', "fine"]
+    assert all(faithful(u) == u for u in units)
+
+
+def test_typographic_closing_marks_end_a_paragraph():
+    """Rejoining decides on the stored text as it did on the folded one."""
+    for end in ("\u201d", "\u2019", "\u00bb", "\u203a", "\uff0e", "\u2026"):
+        assert not is_broken_pair(f"He said \u201cit is done{end}", "then they left")
+    assert is_broken_pair("the electoral legislation \u2014", "structured in such a way")
 
 
 def test_normalize_examples():

@@ -1,4 +1,8 @@
-"""Exact duplicate paragraphs: paragraphs with equal xxh64 of their normalized text.
+"""Exact duplicate paragraphs: paragraphs with equal xxh64 of the match key of their text.
+
+``exact_hash`` is computed in phase A (``corpusclean.clean``) from
+:func:`~corpusclean.text.normalize.match_key` of the stored text, so a paragraph with typographic
+quotes, dashes or ``½`` and its ASCII twin (``"``, ``-``, ``1⁄2``) hash alike.
 
 A group of equal hashes becomes a star of ``exact`` links from its first member in canonical order
 (earliest date, then source path, record offset, paragraph index) to each other member. Paragraphs of

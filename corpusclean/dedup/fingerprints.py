@@ -1,6 +1,9 @@
 """Fingerprints: what phase B needs of a paragraph, computed in phase A beside the text.
 
-Per kept paragraph: its sorted unique shingle hashes (``shingles``, for exact Jaccard and containment)
+Per kept paragraph, from the match key of its text (:func:`~corpusclean.text.normalize.match_key`:
+NFKC, quotes and dashes folded, so ``½`` and ``1⁄2``, ``“quoted”`` and ``"quoted"`` shingle alike;
+the key is recomputed here from the stored text, a pure function of it): its sorted unique shingle
+hashes (``shingles``, for exact Jaccard and containment)
 and the hashes of its MinHash signature's LSH bands (``band_00`` … one uint64 column per band, so phase
 B can read one band at a time). The signature itself (``num_perm`` uint32 values) is computed and
 banded here but not stored: phase B and ``--against`` use only the bands, and storing it made
@@ -19,12 +22,14 @@ Example:
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from ..schema import list_series
+from ..text.normalize import match_key
 from .lsh import band_hashes, optimal_bands
 from .minhash import signatures
 from .shingles import shingle_hashes
@@ -58,11 +63,28 @@ def list_to_arrays(column: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return offsets, hashes
 
 
+def shingle_text(text: str) -> str:
+    """What to shingle for a stored ``text``: its match key, or the text itself where the two have
+    the same shingles: printable (no control, zero-width or odd space), already NFKC, and spaced
+    (word shingles: the key only maps quotes and dashes, which are no word characters). That is
+    most non-ASCII prose (curly quotes, dashes), for 2 µs instead of the key's 15-30 µs.
+
+    >>> shingle_text("“It’s” — done"), shingle_text("½ m²")
+    ('“It’s” — done', '1⁄2 m2')
+    """
+    if (not text.isascii() and text.isprintable() and text.count(" ") * 20 >= len(text)
+            and unicodedata.is_normalized("NFKC", text)):
+        return text
+    return match_key(text)
+
+
 def fingerprint_table(paragraphs: pl.DataFrame, dedup: dict[str, Any],
                       bands: tuple[int, int] | None = None) -> pl.DataFrame:
     """Fingerprints of ``paragraphs`` (columns ``paragraph_id``, ``text``), row for row; ``bands`` is
-    :func:`band_params` of ``dedup``, when the caller has it already."""
-    offsets, hashes = shingle_hashes(paragraphs["text"].to_list(), n=dedup["shingle_size"])
+    :func:`band_params` of ``dedup``, when the caller has it already. Shingles are those of each
+    text's match key."""
+    offsets, hashes = shingle_hashes([shingle_text(text) for text in paragraphs["text"].to_list()],
+                                     n=dedup["shingle_size"])
     sigs = signatures(offsets, hashes, num_perm=dedup["num_perm"], seed=dedup["minhash_seed"])
     b, r = bands or band_params(dedup)
     n = sigs.shape[0]

@@ -1,5 +1,9 @@
 """Word n-gram shingles of normalized paragraphs, and their sorted unique 32-bit hashes.
 
+The texts given are match keys (:func:`~corpusclean.text.normalize.match_key`, which
+:func:`~corpusclean.dedup.fingerprints.fingerprint_table` applies to the stored text); this module
+only casefolds them.
+
 Definition (``shingles`` is the reference, ``shingle_hashes`` the fast columnar twin; tests hold
 them equal on arbitrary Unicode):
 

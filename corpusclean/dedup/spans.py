@@ -5,12 +5,16 @@ A ``contained`` link says that most of one paragraph's shingles occur in another
 alignment of text reuse:
 
 1. **Tokens.** Each text is cut into word tokens with their character offsets: the matches of
-   ``\\w+``, the words of the shingles (:mod:`corpusclean.dedup.shingles`). Tokens are compared
-   ``casefold()``-ed; quotes, dashes and punctuation are never part of a token, so ``"We`` matches
-   ``we`` and ``year,"`` matches ``year.``. A text in a script written without spaces is cut into its
-   non-space characters instead, by the shingles' rule (``_uses_char_ngrams``, on the folded text):
-   fewer than one white-space character per 20, longer than ``n`` characters, and mostly non-ASCII;
-   so a Latin line of handles (``Follow @politicaltickerFollow @DanaBashCNN``) keeps its words.
+   ``\\w+``, the words of the shingles (:mod:`corpusclean.dedup.shingles`), on the text folded as
+   the shingles see it: each character mapped as the match key maps it
+   (:func:`~corpusclean.text.normalize.char_folds`: NFKC, quotes, dashes), then ``casefold()``-ed,
+   so ``½`` is the tokens ``1 2`` as in ``1/2`` and ``m²`` matches ``m2``; offsets are those of the
+   stored text, a folded character pointing at the character it came from. Quotes, dashes and
+   punctuation are never part of a token, so ``"We`` matches ``we`` and ``year,"`` matches
+   ``year.``. A text in a script written without spaces is cut into its non-space characters
+   instead, by the shingles' rule (``_uses_char_ngrams``, on the folded text): fewer than one
+   white-space character per 20, longer than ``n`` characters, and mostly non-ASCII; so a Latin line
+   of handles (``Follow @politicaltickerFollow @DanaBashCNN``) keeps its words.
 2. **N-grams.** The n-grams of consecutive tokens (``n`` is the run's ``dedup.shingle_size``, 5 by
    default; a text of fewer than ``n`` tokens is matched on n-grams of its own length) of the right
    text go into a map n-gram -> positions; n-grams are compared token by token: no hash collisions.
@@ -37,7 +41,8 @@ Cyrillic, CJK, Latin with few spaces, arbitrary characters):
   point by code point); each pair's n-grams of ids are matched through a small hash table of the
   right text's n-grams, where n-grams of equal hashes are compared id by id, so a collision never
   makes a match; steps 3-5 are :func:`align`'s loops over arrays. A text whose folding changes its
-  length (``ß`` -> ``ss``, rare) is cut by :func:`tokenize` and sent as its folded tokens.
+  length (``ß`` -> ``ss``, ``½`` -> ``1⁄2``, ``ﬁ`` -> ``fi``; rare) is cut by :func:`tokenize` and
+  sent as its folded tokens.
 
 Cost per pair is linear in the two lengths (an n-gram's positions are capped, see below). On this
 project's 2-core machine (shared, so figures vary by ~20 %), the 11,393 contained links of the 50 MB
@@ -76,6 +81,7 @@ Example:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from itertools import accumulate
 from typing import NamedTuple
@@ -85,10 +91,15 @@ import numpy as np
 import polars as pl
 
 from ..schema import FINAL_LINKS
+from ..text.normalize import _TRANSLATION, char_folds
 from .lsh import _fmix64
 from .shingles import _char_classes, _uses_char_ngrams
 
 _WORD = re.compile(r"(\w+)")
+# the match key's one-for-one mappings (quotes, dashes, spaces); the rest goes through char_folds
+_TOKEN_MAP = {code: value for code, value in _TRANSLATION.items() if value is not None}
+_DELETED = re.compile("[" + re.escape("".join(chr(code) for code, value in _TRANSLATION.items()
+                                              if value is None)) + "]")
 _NON_SPACE = re.compile(r"(\S)")
 _SPACE = re.compile(r"\s")
 #: An n-gram at more positions than this in the right text is not used to align.
@@ -104,6 +115,29 @@ class Tokens(NamedTuple):
     ends: list[int]
 
 
+def fold(text: str) -> tuple[str, list[int] | None]:
+    """``text`` folded for tokens, and ``owner[k]``, the index in ``text`` of folded character ``k``
+    (None when each character folds to exactly one: offsets in the folded text are offsets in
+    ``text``).
+
+    >>> fold("Size ½ m²")
+    ('size 1⁄2 m2', [0, 1, 2, 3, 4, 5, 5, 5, 6, 7, 8])
+    >>> fold("“We”")
+    ('"we"', None)
+    """
+    if text.isascii() and text.isprintable():  # quotes and dashes are no tokens: casefold is enough
+        return text.casefold(), None
+    if unicodedata.is_normalized("NFKC", text) and not _DELETED.search(text):
+        folded = text.translate(_TOKEN_MAP).casefold()  # casefold never deletes: equal length, 1:1
+        if len(folded) == len(text):
+            return folded, None
+    pieces = [piece.casefold() for piece in char_folds(text)]
+    folded = "".join(pieces)
+    if len(folded) == len(text) and all(len(piece) == 1 for piece in pieces):
+        return folded, None
+    return folded, [index for index, piece in enumerate(pieces) for _ in piece]
+
+
 def tokenize(text: str, n: int = 5) -> Tokens:
     """The tokens of ``text`` (step 1 of the module docstring).
 
@@ -116,21 +150,20 @@ def tokenize(text: str, n: int = 5) -> Tokens:
     >>> tokenize("東京都の天気。").words  # few spaces, mostly non-ASCII: characters
     ['東', '京', '都', 'の', '天', '気', '。']
     """
-    folded = text.casefold()
+    folded, owner = fold(text)
     # the shingles' rule, on the folded text; a cheap count of plain spaces first settles it for
     # every spaced text
     without_spaces = folded.count(" ") * 20 < len(folded) and _uses_char_ngrams(folded, n)
     pattern = _NON_SPACE if without_spaces else _WORD
-    if len(folded) == len(text):  # every character folded to one: offsets in folded are offsets in text
-        pieces = pattern.split(folded)
-        words = pieces[1::2]
-    else:
-        pieces = pattern.split(text)
-        words = [word.casefold() for word in pieces[1::2]]
+    pieces = pattern.split(folded)
     # split keeps the tokens (odd items) and what lies between them (even items); the running sum of
     # the pieces' lengths is where each token starts and ends (all in C: faster than finditer)
     bounds = list(accumulate(map(len, pieces)))
-    return Tokens(words, bounds[0:-1:2], bounds[1::2])
+    starts, ends = bounds[0:-1:2], bounds[1::2]
+    if owner is not None:  # offsets in the folded text back to the characters they came from
+        starts = [owner[start] for start in starts]
+        ends = [owner[end - 1] + 1 for end in ends]
+    return Tokens(pieces[1::2], starts, ends)
 
 
 def align(left: Sequence[str], right: Sequence[str], n: int = 5, gap: int | None = None) -> tuple[int, int, int, int] | None:
@@ -252,7 +285,7 @@ def passage_spans(lefts: Sequence[str | None], rights: Sequence[str | None], n: 
 
 def _kernel_texts(texts: list[str], n: int) -> tuple[np.ndarray, ...]:
     """The texts as :func:`_spans_kernel` takes them: folded code points, cut into tokens by the
-    kernel; a text whose folding changes its length (``ß`` -> ``ss``) is tokenized by
+    kernel; a text whose folding changes its length (``ß`` -> ``ss``, ``½``) is tokenized by
     :func:`tokenize` instead, and sent as its folded tokens with their offsets."""
     pieces = []
     pretokenized = np.zeros(len(texts), dtype=np.bool_)
@@ -262,8 +295,8 @@ def _kernel_texts(texts: list[str], n: int) -> tuple[np.ndarray, ...]:
     pre_start: list[int] = []
     pre_end: list[int] = []
     for t, text in enumerate(texts):
-        folded = text.casefold()
-        if len(folded) == len(text):
+        folded, owner = fold(text)
+        if owner is None:
             pieces.append(folded)
             continue
         tokens = tokenize(text, n)

@@ -1,6 +1,8 @@
 """Segmentation: raw extracted text to a list of normalized paragraphs.
 
-A *unit* is one non-empty line of the extracted text after :func:`~corpusclean.text.normalize.normalize`.
+A *unit* is one non-empty line of the extracted text in its stored form,
+:func:`~corpusclean.text.normalize.faithful` (or any other form the caller passes: phase A passes
+:func:`~corpusclean.text.normalize.stored_form` of the ``[text]`` config).
 News extractors (trafilatura, scrapers) put one paragraph on a line, so a line is the unit that chrome
 rules judge. After the rules have run, :func:`rejoin_broken` glues back paragraphs that a crawler split
 mid-sentence: a unit that ends without terminal punctuation followed by one that starts with a
@@ -16,10 +18,11 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import regex
 
-from .normalize import normalize, single_spaced_ascii
+from .normalize import faithful, match_key, single_spaced_ascii
 
 # A word is a run of non-space characters, except in scripts written without spaces, where each
 # ideograph or kana counts as one (a Chinese word averages about 1.5 characters).
@@ -29,7 +32,8 @@ _WORD = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]|[^\s\p{Han}\p{Hiragana
 # counting its symbols as words made it a paragraph phase B linked as an exact duplicate.
 _LETTER_OR_DIGIT = regex.compile(r"[\p{L}\p{N}]")
 
-# A paragraph that ends in one of these is finished (straight quotes: text is already normalized).
+# A paragraph that ends in one of these is finished; a character whose match key ends in one does too
+# (closing typographic quotes, full-width stops), so the stored text and its key break alike.
 _TERMINAL = frozenset(".!?:;\"')]}…>|*")
 
 
@@ -41,11 +45,11 @@ class Unit:
     line_no: int
 
 
-def split_units(text: str) -> list[Unit]:
-    """Split extracted text into normalized non-empty lines (blank and invisible-only lines dropped)."""
+def split_units(text: str, form: Callable[[str], str] = faithful) -> list[Unit]:
+    """Split extracted text into non-empty lines in ``form`` (blank and invisible-only lines dropped)."""
     units = []
     for line_no, line in enumerate(text.splitlines()):
-        normalized = normalize(line)
+        normalized = form(line)
         if normalized:
             units.append(Unit(normalized, line_no))
     return units
@@ -69,6 +73,8 @@ def word_count(text: str) -> int:
 def is_broken_pair(previous: str, following: str) -> bool:
     """True when ``previous`` stops mid-sentence and ``following`` continues it."""
     if not previous or not following or previous[-1] in _TERMINAL:
+        return False
+    if not previous[-1].isascii() and match_key(previous[-1])[-1:] in _TERMINAL:
         return False
     first = following[0]
     return first.isalpha() and first.islower()
