@@ -29,11 +29,23 @@ is the whole phase-A path (metadata included); ``extract`` below the table is it
 ``trafilatura fast``. ``fallback`` is the share of pages where the full pass ran, and of pages where
 its text was kept; ``no_article`` counts pages with ground-truth text that corpusclean refused.
 
-Prints the table and writes ``benchmarks/results/extraction_quality.json`` (and the extracted texts to
-``extraction_quality_pages.json`` beside it).
+Removals: for each rule id (and ``title.repeated``), the spans corpusclean removed from the pages it
+did not refuse, and how many of them were **ground truth**. A removed span is ground truth when its
+text is part of the page's ground-truth body: tokens as above but case-folded; a span of four tokens
+or more is ground truth when at least half of its distinct token 4-grams occur in the ground truth
+(so a span the truth holds with a changed word still counts); a span of one to three tokens when its
+token sequence occurs in a line of the ground truth of at most 12 tokens (a heading, a label, a short
+line such as a byline; "Share" inside a long sentence of the truth does not make a share widget
+ground truth); a span without tokens ("* * *") never is. ``template`` removals happen in phase B,
+across the pages of one outlet, never in the per-page path above: with ``--phase-b`` the script also
+runs the real CLI (``corpusclean run <set>/html -o <tmp>``) on each set and scores its
+``removed.parquet`` the same way (every reason, ``template`` included, in a table of its own).
+
+Prints the tables and writes ``benchmarks/results/extraction_quality.json`` (and the extracted texts and
+removed spans to ``extraction_quality_pages.json`` beside it; with ``--out X.json``, ``X_pages.json``).
 
     python benchmarks/extraction_quality.py [--aeb ../shared/aeb] [--wcxb ../shared/wcxb-dev-articles]
-        [--sets aeb,wcxb] [--workers 2] [--config FILE] [--out FILE]
+        [--sets aeb,wcxb] [--workers 2] [--config FILE] [--out FILE] [--phase-b]
 """
 
 from __future__ import annotations
@@ -42,7 +54,9 @@ import argparse
 import gzip
 import json
 import re
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -81,6 +95,72 @@ def precision_recall(predicted: str, truth: str, multiset: bool = True) -> tuple
     return shared / sum(p.values()), (shared / sum(t.values()) if t else 0.0)
 
 
+def _folded_tokens(text: str) -> list[str]:
+    return _TOKEN.findall((text or "").casefold())
+
+
+class Truth:
+    """The ground truth of one page, prepared for :func:`in_truth`."""
+
+    def __init__(self, text: str):
+        tokens = _folded_tokens(text)
+        self.grams = {tuple(tokens[i:i + 4]) for i in range(len(tokens) - 3)}
+        self.short_lines = [" " + " ".join(t) + " " for t in map(_folded_tokens, (text or "").splitlines())
+                            if 0 < len(t) <= 12]
+
+
+def in_truth(span: str, truth: Truth) -> bool:
+    """Whether a removed span is ground truth (the definition is in the module docstring)."""
+    tokens = _folded_tokens(span)
+    if not tokens:
+        return False
+    if len(tokens) >= 4:
+        grams = {tuple(tokens[i:i + 4]) for i in range(len(tokens) - 3)}
+        return sum(gram in truth.grams for gram in grams) >= 0.5 * len(grams)
+    needle = " " + " ".join(tokens) + " "
+    return any(needle in line for line in truth.short_lines)
+
+
+def removal_table(removed: dict[str, list[tuple[str, str]]], truth: dict[str, tuple[Path, str]]) -> dict:
+    """``{reason: {"spans": n, "ground_truth": k, "pages": m}}`` over pages ``{id: [(reason, text)]}``."""
+    table: dict[str, dict] = {}
+    for page_id, spans in removed.items():
+        prepared = Truth(truth[page_id][1])
+        seen = set()
+        for reason, text in spans:
+            row = table.setdefault(reason, {"spans": 0, "ground_truth": 0, "pages": 0})
+            row["spans"] += 1
+            row["ground_truth"] += in_truth(text, prepared)
+            if reason not in seen:
+                row["pages"] += 1
+                seen.add(reason)
+    return dict(sorted(table.items(), key=lambda item: (-item[1]["spans"], item[0])))
+
+
+def phase_b_removals(folder: Path, config_path: Path | None, workers: int) -> dict[str, list[tuple[str, str]]]:
+    """Run the real CLI on ``folder`` (both phases) and return its removed spans by page id."""
+    import polars as pl
+    with tempfile.TemporaryDirectory(prefix="eq-phase-b-") as tmp:
+        command = [sys.executable, "-m", "corpusclean", "run", str(folder), "-o", str(Path(tmp) / "out"),
+                   "--workers", str(workers), "--fresh"]
+        if config_path is not None:
+            command += ["--config", str(config_path)]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        removed = pl.read_parquet(Path(tmp) / "out" / "removed.parquet", columns=["source_path", "reason", "text"])
+    pages: dict[str, list[tuple[str, str]]] = {}
+    for source, reason, text in removed.iter_rows():
+        pages.setdefault(Path(source).name.split(".")[0], []).append((reason, text))
+    return pages
+
+
+def print_removals(name: str, table: dict, label: str) -> None:
+    print(f"{name:<6} {label}: {'rule':<34} {'spans':>6} {'in GT':>6} {'share':>6} {'pages':>6}")
+    for reason, row in table.items():
+        share = row["ground_truth"] / row["spans"] if row["spans"] else 0.0
+        print(f"{name:<6} {label}: {reason:<34} {row['spans']:>6} {row['ground_truth']:>6} {share:>6.0%} "
+              f"{row['pages']:>6}")
+
+
 def load_set(name: str, folder: Path) -> dict[str, tuple[Path, str]]:
     """``{page id: (gzipped HTML path, ground-truth body)}`` of one benchmark set."""
     if name == "aeb":
@@ -109,7 +189,7 @@ def _extract_all(job: tuple[str, str, str, str]) -> dict:
 
     context = context_from_json(values_json)
     clock = time.process_time()
-    ours, refused = "", None
+    ours, refused, removed = "", None, []
     for record in read_records(InputFile(Path(path), f"{set_name}/{page_id}.html.gz", None),
                                context.config.section("input")):
         if isinstance(record, RecordError):
@@ -121,9 +201,11 @@ def _extract_all(job: tuple[str, str, str, str]) -> dict:
             refused = exc.error_type
             continue
         ours = "\n".join(p["text"] for p in rows.paragraphs if not p["is_title"])
+        removed = [(row["reason"], row["text"]) for row in rows.removed]
     out["cpu"]["corpusclean"] = time.process_time() - clock
     out["text"]["corpusclean"] = ours
     out["refused"] = refused
+    out["removed"] = removed
 
     def extraction_only():  # what trafilatura.extract does: parse and extract, no metadata
         try:
@@ -153,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--config", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "extraction_quality.json")
+    parser.add_argument("--phase-b", action="store_true",
+                        help="also run the CLI on each set and score its removals, template ones included")
     args = parser.parse_args(argv)
     folders = {"aeb": (args.aeb, "ground-truth.json"), "wcxb": (args.wcxb, "ground-truth")}
     sets = [name.strip() for name in args.sets.split(",") if name.strip()]
@@ -196,12 +280,18 @@ def main(argv: list[str] | None = None) -> int:
               f"kept on {kept} ({kept / len(rows):.1%}); extract {extract_ms:.1f} CPU ms/page "
               f"= {extract_ms / fast_ms:.2f}x trafilatura fast; refused with ground truth: {len(refused)}"
               + (f" ({', '.join(refused[:12])}{', ...' if len(refused) > 12 else ''})" if refused else ""))
+        entry["removals"] = removal_table({r["id"]: r["removed"] for r in rows if not r["refused"]}, truths[name])
+        print_removals(name, entry["removals"], "phase A")
+        if args.phase_b:
+            entry["removals_cli"] = removal_table(phase_b_removals(folders[name][0] / "html", args.config,
+                                                                   args.workers), truths[name])
+            print_removals(name, entry["removals_cli"], "CLI")
         report["sets"][name] = entry
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-    per_page = args.out.with_name("extraction_quality_pages.json")
+    per_page = args.out.with_name(f"{args.out.stem}_pages.json")  # extraction_quality_pages.json by default
     per_page.write_text(json.dumps({f"{r['set']}/{r['id']}": {**r["text"], "fallback": r["fallback"],
-                                                              "refused": r["refused"]} for r in results},
+                                                              "refused": r["refused"], "removed": r["removed"]} for r in results},
                                    ensure_ascii=False), "utf-8")
     return 0
 

@@ -25,6 +25,9 @@ from tests.conftest import SHARED
 WCXB = SHARED / "wcxb-dev-articles"
 CONFIG = load_config().section("extract")
 FAST_ONLY = {**CONFIG, "fallback_share": 0.0}
+#: the fallback on trafilatura's plain fast pass (favor_recall off), where the pages below need it
+PLAIN = {**CONFIG, "favor_recall": False}
+PLAIN_FAST_ONLY = {**PLAIN, "fallback_share": 0.0}
 
 INTRO = ("The harbour board met on Monday to decide the future of the old quay, which has been closed to ships "
          "since the storm of last winter damaged its eastern wall.",
@@ -136,16 +139,28 @@ def _wcxb(page_id: str) -> tuple[str, str]:
 def test_wcxb_pages_the_fast_pass_misses_are_recovered(page_id, fast_keeps, passes):
     html, truth = _wcxb(page_id)
     try:
-        fast_body = extract_html(html, FAST_ONLY).body
+        fast_body = extract_html(html, PLAIN_FAST_ONLY).body
     except InputError as exc:
         assert exc.error_type == "no_article"
         fast_body = ""
     assert _recall(fast_body, truth) < 0.1, fast_keeps
     passes.clear()
 
-    extracted = extract_html(html, CONFIG)
+    extracted = extract_html(html, PLAIN)
     assert passes == [True, False]
     assert extracted.fallback == "kept"
+    assert _recall(extracted.body, truth) > 0.9
+    # the default config (favor_recall) finds the article too, by either pass
+    assert _recall(extract_html(html, CONFIG).body, truth) > 0.9
+
+
+def test_favor_recall_fast_pass_finds_a_page_the_plain_fast_pass_refuses(passes):
+    html, truth = _wcxb("4459")
+    with pytest.raises(InputError):
+        extract_html(html, PLAIN_FAST_ONLY)
+    passes.clear()
+    extracted = extract_html(html, CONFIG)
+    assert passes == [True]  # no full pass needed
     assert _recall(extracted.body, truth) > 0.9
 
 

@@ -51,6 +51,8 @@ REMOVE = {
                                "Support our journalism today"],
     "generic.email_line": ["For media inquiries: press@example.org", "editor@example.org"],
     "generic.url_line": ["https://example.org/x", "Source: www.example.org/story"],
+    "generic.share_url": ["Read or Share this story: http://exm.pl/3xYz", "Shortened URL for this post: http://exm.pl/q1",
+                          "Permalink: https://example.org/2031/05/ferry"],
     "generic.byline": ["By Jane Doe and John Roe", "By Jane Doe, Example News", "Автор: Иван Петров",
                        "Par Jean Dupont"],
     "generic.articles_by": ["Articles by: Jane Doe"],
@@ -68,13 +70,22 @@ REMOVE = {
     "generic.social_follow": ["Follow us on Twitter", "Write to Jane Doe at jane.doe@example.org"],
     "generic.call_to_action": ["Click here to read the full story", "Download the Example News app"],
     "generic.personal_use_notice": ["This copy is for your personal, non-commercial use only."],
-    "generic.affiliate_disclosure": ["If you buy something through our links, we may earn a commission."],
+    "generic.affiliate_disclosure": ["If you buy something through our links, we may earn a commission.",
+                                     "Purchases made through links on this page may earn us a commission.",
+                                     "We pick every item ourselves; we may earn a small commission on sales."],
     "generic.timestamp_line": ["Updated: 14:05, 3 March 2024", "2024-03-03T14:05:00Z"],
     "generic.reading_time": ["5 min read", "Reading time: 4 minutes"],
     "generic.share_ask": ["Like this story? Share it with a friend!"],
     "generic.ui_message": ["An error has occurred, please try again later.",
                            "This article has been sent to your inbox."],
     "generic.teaser_tag": ["Storm batters the coast again [VIDEO]"],
+    "generic.section_label": ["Table of Contents", "Contents:", "About the author", "You may also like",
+                              "Don't miss", "Share this post", "Loading...", "Table of contents [hide]"],
+    "generic.signup_message": ["Thanks for signing up!", "Thank you for subscribing.",
+                               "Keep an eye on your inbox for the first issue.",
+                               "Thanks for subscribing! Your first newsletter arrives on Friday."],
+    "generic.date_line": ["July 29, 2025", "March 4th, 2031", "4 March 2031, 09:15",
+                          "quarta-feira, 5 de março de 2031 às 10:40", "12 de marzo de 2031", "Mar. 4, 2031 | 9:15 am"],
 }
 # Span rules: (line, what is cut, what stays).
 SPAN = {
@@ -183,6 +194,15 @@ KEEP = [
     "Imprimer des billets coûte de plus en plus cher aux réseaux de transport.",
     "Von Montag an gelten in der Stadt neue Regeln für den Verkehr.",
     "Teilen Sie Ihre Meinung mit uns, sagte der Bürgermeister den Bürgern.",
+    "Contents of the sealed box were never listed, the court heard.",
+    "About the author of the letter little is known beyond his name.",
+    "Written by hand, the will ran to forty pages.",
+    "Thanks for signing up so many volunteers, the organiser told the club.",
+    "Check your inbox settings if the alerts stop, the bank advised customers.",
+    "Loading of the cargo resumed after the strike ended.",
+    "July 29, 2025 was the hottest day on record in the city.",
+    "On Tuesday, March 4, 2031, the bridge reopened.",
+    "Estate agents may earn a commission of 2% on each sale, the regulator said.",
 ]
 
 
@@ -450,3 +470,122 @@ def test_a_failing_engine_pass_only_costs_time(monkeypatch, tmp_path):
 
     monkeypatch.setattr(clean, "engine_hits", broken)
     assert clean.clean_files(files, context) == expected
+
+
+# Context rules (issue 14): lines that are chrome in one place and the article's own in another.
+_LEAD = "The ferry company added two sailings a day to the island route after a summer of record crowds."
+_SECOND = "Tickets for the new sailings go on sale next week, and residents of the island travel at half price."
+
+
+def _kept(generic, units):
+    result = apply_rules(units, [generic], disabled=())
+    return result.kept, [(r.unit_idx, r.rule_id) for r in result.removed]
+
+
+def test_lone_url_below_the_article_is_removed(generic):
+    units = [_LEAD, _SECOND, "https://ferries.example.net/news/2031/new-sailings?ref=rss"]
+    kept, removed = _kept(generic, units)
+    assert kept == units[:2]
+    assert removed == [(2, "generic.url_line")]
+
+
+def test_lone_url_above_the_article_is_removed(generic):
+    units = ["https://www.example.net/news/island-ferry-sailings-123", "Ferry adds sailings", _LEAD, _SECOND]
+    kept, removed = _kept(generic, units)
+    assert removed == [(0, "generic.url_line")]
+
+
+def test_url_list_of_products_survives(generic):
+    units = [_LEAD]
+    for n, product in enumerate(["Folding kayak, 3.2 m", "Dry bag, 20 litres", "Paddle with carbon shaft",
+                                 "Spray deck for two", "Repair kit"], 1):
+        units += [f"{n}) {product}", f"https://shop.example.com/p/{n}k{n}z"]
+    kept, removed = _kept(generic, units)
+    assert kept == units
+    assert removed == []
+
+
+def test_url_reference_list_at_the_end_survives(generic):
+    units = [_LEAD, _SECOND, "Sources:", "https://data.example.org/ferries/2031.csv",
+             "https://www.example.gov/transport/island-report.pdf", "https://example.edu/papers/ferry-demand"]
+    kept, removed = _kept(generic, units)
+    assert kept == units
+
+
+def test_url_between_paragraphs_of_the_article_survives(generic):
+    units = [_LEAD, "Timetable: https://ferries.example.net/timetable", _SECOND]
+    kept, removed = _kept(generic, units)
+    assert kept == units
+
+
+def test_url_introduced_by_the_line_above_survives(generic):
+    units = [_LEAD, _SECOND, "The full timetable is published on the company's site:",
+             "https://ferries.example.net/timetable"]
+    kept, removed = _kept(generic, units)
+    assert kept == units
+
+
+def test_labelled_share_link_between_paragraphs_is_removed(generic):
+    units = [_LEAD, "Read or Share this story: https://exm.pl/3xYz", _SECOND]
+    kept, removed = _kept(generic, units)
+    assert kept == [_LEAD, _SECOND]
+    assert removed == [(1, "generic.share_url")]
+
+
+def test_url_line_removed_by_another_rule_is_not_judged_in_context(generic):
+    # a line both url_line and a plain rule match is removed by the plain rule wherever it stands
+    units = [_LEAD, "Read more: https://ferries.example.net/more", _SECOND]
+    kept, removed = _kept(generic, units)
+    assert kept == [_LEAD, _SECOND]
+    assert removed == [(1, "generic.read_more")]
+
+
+def test_context_keys_need_a_paragraph_rule():
+    with pytest.raises(UsageError, match="lone and outside_article"):
+        RulePack.from_dict({"rule": [{"id": "x.u", "scope": "span", "pattern": "x", "lone": True}]}, "inline")
+    with pytest.raises(UsageError, match="must be true or false"):
+        RulePack.from_dict({"rule": [{"id": "x.u", "scope": "paragraph", "pattern": "x", "lone": "yes"}]}, "inline")
+
+
+def test_context_rule_with_a_date_dates_the_document():
+    pack = RulePack.from_dict({"rule": [{"id": "x.dated", "scope": "paragraph", "outside_article": True,
+                                         "pattern": r"Filed (?P<date>\d{4}-\d{2}-\d{2})"}]}, "inline")
+    result = apply_rules([_LEAD, "Filed 2031-05-04"], [pack], disabled=())
+    assert result.kept == [_LEAD]
+    assert result.date == "2031-05-04"
+    result = apply_rules([_LEAD, "Filed 2031-05-04", _SECOND], [pack], disabled=())
+    assert result.kept == [_LEAD, "Filed 2031-05-04", _SECOND]
+    assert result.date is None
+
+
+@pytest.mark.parametrize("line", [
+    "By Functionality",  # section headings of a guide, not bylines
+    "By Region",
+    "Also: what did the council know about the cracks? Nobody has said so far.",
+    "Join us for the harvest festival, with music and food stalls from noon until late.",
+    "Keywords: soil erosion, runoff, cover crops",  # under a paper's abstract
+])
+def test_lines_of_the_article_close_to_chrome_stay(generic, line):
+    assert apply_rules([line], [generic], disabled=()).kept == [line]
+
+
+@pytest.mark.parametrize("line, rule_id", [
+    ("By AFP", "generic.byline"),
+    ("By Maria Lopez Garcia, Harbour Weekly", "generic.byline"),
+    ("Also: Floods close the coastal road", "generic.read_more"),
+    ("More:", "generic.read_more"),
+    ("More: Who pays for the new bridge? A guide to the toll", "generic.read_more"),
+    ("Join us on Telegram for breaking news", "generic.call_to_action"),
+])
+def test_narrowed_rules_still_remove_chrome(generic, line, rule_id):
+    assert [r.rule_id for r in apply_rules([line], [generic], disabled=()).removed] == [rule_id]
+
+
+def test_title_repeated_above_the_article_is_removed_and_a_heading_below_stays():
+    from corpusclean.filters.titles import split_title
+    title = "Best folding kayaks of 2031"
+    split = split_title(["Kayak Monthly", title, _LEAD, _SECOND, title, "Our first pick weighs 11 kg."], title)
+    assert split.repeats == [1]
+    assert title in split.body
+    split = split_title([title, "Kayak Monthly", title, _LEAD], title)
+    assert split.title_idx == 0 and split.repeats == [2]

@@ -8,6 +8,19 @@ normalized line:
 * ``scope = "paragraph"``: ``pattern`` must match the whole line, which is then removed;
 * ``scope = "span"``: every match is cut out; a line left empty is removed.
 
+A paragraph rule may also ask for *context*, for lines that are chrome in one place and content in
+another (a URL under a product in a list, a URL the article cites):
+
+* ``lone = true``: the line is removed only when no other line within :data:`LONE_DISTANCE` lines of
+  it matches the same rule (lines that match every other line or so are a list: links under products,
+  references, "Website: ..." entries);
+* ``outside_article = true``: the line is removed only when it stands before the article's first or
+  after its last line of prose (:func:`is_prose`, among the lines the other rules keep), not between
+  two paragraphs of the article, and the line kept above it does not end in a colon ("you can find
+  the project here:").
+
+Context rules are decided after every other rule has judged every line of the document.
+
 A rule whose pattern has a ``(?P<date>...)`` group dates the document when nothing else did.
 Patterns use the ``regex`` module (Unicode properties such as ``\\p{Lu}``), case-insensitive unless
 ``ignore_case = false``.
@@ -47,10 +60,24 @@ from ..errors import UsageError
 from .literals import literal_filter
 
 _SCOPES = ("paragraph", "span")
-_RULE_KEYS = {"id", "scope", "pattern", "description", "ignore_case"}
+_RULE_KEYS = {"id", "scope", "pattern", "description", "ignore_case", "lone", "outside_article"}
 _PACK_KEYS = {"outlet", "domains", "detect", "rule"}
 _DATE_FORMATS = ("%Y-%m-%d", "%B %d, %Y", "%B %d %Y", "%b %d, %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y",
                  "%b. %d, %Y", "%d %b. %Y")
+
+#: lines either side of a ``lone`` rule's line that must not match the rule too
+LONE_DISTANCE = 2
+#: words of a line of prose (see :func:`is_prose`)
+PROSE_WORDS = 12
+
+
+def is_prose(line: str) -> bool:
+    """A line of the article's prose: at least :data:`PROSE_WORDS` words.
+
+    >>> is_prose("The council voted on Tuesday to close the bridge for repairs until the spring."), is_prose("Share")
+    (True, False)
+    """
+    return line.count(" ") + 1 >= PROSE_WORDS and len(line.split()) >= PROSE_WORDS
 
 
 @dataclass(frozen=True)
@@ -65,6 +92,13 @@ class Rule:
     #: literals one of which a line must contain to match (:mod:`corpusclean.filters.literals`), as a
     #: Rust-engine regex, or None
     engine_prefilter: str | None = None
+    #: context conditions of a paragraph rule (see the module docstring)
+    lone: bool = False
+    outside_article: bool = False
+
+    @property
+    def contextual(self) -> bool:
+        return self.lone or self.outside_article
 
 
 @dataclass(frozen=True)
@@ -121,12 +155,19 @@ def _make_rule(raw: dict[str, Any], pack: str) -> Rule:
     if raw["scope"] not in _SCOPES:
         raise UsageError(f"rule pack {pack}: rule {raw['id']}: scope must be one of {', '.join(_SCOPES)}")
     ignore_case = raw.get("ignore_case", True)
+    for key in ("ignore_case", "lone", "outside_article"):
+        if not isinstance(raw.get(key, False), bool):
+            raise UsageError(f"rule pack {pack}: rule {raw['id']}: {key} must be true or false")
+    contextual = raw.get("lone", False) or raw.get("outside_article", False)
+    if contextual and raw["scope"] != "paragraph":
+        raise UsageError(f"rule pack {pack}: rule {raw['id']}: lone and outside_article need scope = \"paragraph\"")
     pattern = _compile(raw["pattern"], pack, raw["id"], ignore_case)
     engine = _engine_pattern(raw["pattern"], raw["scope"], ignore_case)
     prefilter = literal_filter(raw["pattern"], ignore_case) if engine else None
     if prefilter and not _engine_compiles(prefilter):
         prefilter = None
-    return Rule(raw["id"], raw["scope"], pattern, raw.get("description", ""), engine, prefilter)
+    return Rule(raw["id"], raw["scope"], pattern, raw.get("description", ""), engine, prefilter,
+                raw.get("lone", False), raw.get("outside_article", False))
 
 
 # Syntax both engines accept but read differently: Rust's class set operations and nested classes,
@@ -270,6 +311,9 @@ def apply_rules(units: Sequence[str], packs: Iterable[RulePack], disabled: Itera
     python_only = [rule for rule in rules if rule.engine_pattern is None]
     shortcut = not any(rule.scope == "span" for rule in python_only)
     result = RuleResult(kept=[])
+    # lines a context rule matched: decided once every line is judged, (rule, match) per line
+    pending: dict[int, tuple[Rule, regex.Match[str]]] = {}
+    kept: list[tuple[int, str]] = []
     for index, unit in enumerate(units):
         text = unit
         may_match = hits[index] if hits is not None else None
@@ -277,8 +321,13 @@ def apply_rules(units: Sequence[str], packs: Iterable[RulePack], disabled: Itera
             if may_match is not None and rule.engine_pattern is not None and rule.id not in may_match:
                 continue
             if rule.scope == "paragraph":
+                if rule.contextual and index in pending:
+                    continue
                 match = rule.pattern.fullmatch(text)
-                if match:
+                if match and rule.contextual:
+                    pending[index] = (rule, match)  # a later rule may still remove the line outright
+                elif match:
+                    pending.pop(index, None)
                     result.removed.append(Removal(index, 0, len(unit), unit, rule.id))
                     result.date = result.date or _date_of(match)
                     text = ""
@@ -287,13 +336,47 @@ def apply_rules(units: Sequence[str], packs: Iterable[RulePack], disabled: Itera
                 cut = _cut_spans(text, unit, index, rule, result)
                 if cut != text:
                     may_match = None  # the engine judged the uncut line: try every later rule
+                    pending.pop(index, None)  # its match was on the uncut line
                 text = cut
                 if not text:
                     break
         if text:
+            kept.append((index, text))
+    removed_in_context = _decide_context(kept, pending)
+    for index, text in kept:
+        if index in removed_in_context:
+            rule, match = pending[index]
+            result.removed.append(Removal(index, 0, len(units[index]), units[index], rule.id))
+            result.date = result.date or _date_of(match)
+        else:
             result.kept.append(text)
             result.kept_idx.append(index)
+    if removed_in_context:
+        result.removed.sort(key=lambda removal: removal.unit_idx)  # stable: a line's spans keep their order
     return result
+
+
+def _decide_context(kept: list[tuple[int, str]], pending: dict[int, tuple[Rule, Any]]) -> set[int]:
+    """Unit indexes of the kept lines a context rule removes (see the module docstring)."""
+    candidates = [index for index, _ in kept if index in pending]
+    if not candidates:
+        return set()
+    prose = [index for index, text in kept if index not in pending and is_prose(text)]
+    first, last = (prose[0], prose[-1]) if prose else (None, None)
+    by_rule: dict[str, list[int]] = {}
+    for index in candidates:
+        by_rule.setdefault(pending[index][0].id, []).append(index)
+    before = {index: previous for (_, previous), (index, _) in zip(kept, kept[1:])}
+    removed = set()
+    for index in candidates:
+        rule = pending[index][0]
+        if rule.outside_article and ((first is not None and first < index < last)
+                                     or before.get(index, "").endswith(":")):
+            continue  # between two paragraphs of prose, or introduced by the line above ("... here:")
+        if rule.lone and any(other != index and abs(other - index) <= LONE_DISTANCE for other in by_rule[rule.id]):
+            continue
+        removed.add(index)
+    return removed
 
 
 def _cut_spans(text: str, unit: str, index: int, rule: Rule, result: RuleResult) -> str:
