@@ -24,9 +24,11 @@ test: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz.py --cases 100000
 
-## bench: extraction quality on ../shared/aeb and ../shared/wcxb-dev-articles
+## bench: extraction quality and page metadata (dates against WCXB's publish_date) on ../shared/aeb and
+## ../shared/wcxb-dev-articles, beside plain trafilatura
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extraction_quality.py
+	$(BIN)/python benchmarks/metadata_quality.py
 
 clean:
 	rm -rf $(VENV) out
