@@ -246,3 +246,22 @@ def test_a_long_document_is_cut_and_says_how_much_is_left(tmp_path):
         whole = console.export_text()
         last = paragraphs[-1] if name == "long.txt" else " ".join(words[-8:]) + "."
         assert "not shown" not in whole and last in " ".join(whole.split())
+
+
+def test_inspect_document_lists_its_sources_and_reprints(raw_out):
+    pairs = pl.read_parquet(raw_out / "reprints.parquet")
+    for doc_id in (WIRE_VOTE, TRIBUNE_VOTE):
+        out = inspect_cli("inspect", str(raw_out), "--doc", doc_id).stdout
+        mine = pairs.filter((pl.col("earlier_doc_id") == doc_id) | (pl.col("later_doc_id") == doc_id))
+        assert mine.height and f"sources and reprints ({mine.height})" in out
+        lines = out.splitlines()
+        for row in mine.iter_rows(named=True):
+            later = row["later_doc_id"] == doc_id
+            other = row["earlier_doc_id"] if later else row["later_doc_id"]
+            line = next(line for line in lines if other in line and ("a reprint of" in line or "reprinted by" in line))
+            assert ("a reprint of" if later else "reprinted by") in line
+            mine_share, other_share = (row["later_share"], row["earlier_share"]) if later else (row["earlier_share"], row["later_share"])
+            assert f"{mine_share:.0%}/{other_share:.0%}" in line
+    # the wire's story is the source of the Tribune's: seen from the Tribune, a reprint of the wire
+    assert any(WIRE_VOTE in line and "a reprint of" in line
+               for line in inspect_cli("inspect", str(raw_out), "--doc", TRIBUNE_VOTE).stdout.splitlines())

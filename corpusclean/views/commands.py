@@ -116,7 +116,8 @@ def register(app: typer.Typer, command_class: type | None = None) -> None:
     ) -> None:
         """Show one document, cluster or outlet of the run in OUT in the terminal.
 
-        --doc: the text, removed spans struck through, and its links (kind, Jaccard, containment);
+        --doc: the text, removed spans struck through, its sources and reprints, and its links (kind,
+        Jaccard, containment);
         a long text stops after 200,000 characters unless --full.
 
         --cluster: the canonical text, the members and the links among them.

@@ -2,7 +2,8 @@
 
 * :func:`inspect_document`: the document in source order, removed spans struck through and dimmed
   with their rule (``~~like this~~ [rule]``, readable without colour too), reused paragraphs marked with
-  their cluster, then every link from its paragraphs with kind, Jaccard and both containments, and
+  their cluster, then the documents it shares text with (its sources and its reprints, from
+  ``reprints.parquet``), every link from its paragraphs with kind, Jaccard and both containments, and
   the shared passage of each ``contained`` link as it reads in this document.
 * :func:`inspect_cluster`: the canonical text, the members (outlet, date, document, link to the
   canonical copy), the links among them, and the shared passage of each ``contained`` link of a
@@ -148,6 +149,7 @@ def inspect_document(out_dir: str | Path, doc_id: str, console: Console, full: b
         shown += size
     console.rule()
 
+    _print_reprints(run, doc_id, console)
     ids = paragraphs["paragraph_id"].implode()
     links = (run.scan("links").filter(pl.col("left_id").is_in(ids) | pl.col("right_id").is_in(ids))
              .sort("left_id", "right_id").collect())
@@ -192,6 +194,32 @@ def _cut(block: Block, chars: int) -> Block:
         left -= len(piece)
     text = block.row["text"]
     return replace(block, row={**block.row, "text": text[:chars] + ("…" if len(text) > chars else "")}, pieces=pieces)
+
+
+def _print_reprints(run: RunOutput, doc_id: str, console: Console) -> None:
+    """The documents this one shares text with (``reprints.parquet``): its sources (earlier documents)
+    and its reprints (later ones), each with the share of this document and of the other it makes."""
+    if not (run.root / "reprints.parquet").is_file():  # an output of a version without the table
+        return
+    pairs = (run.scan("reprints").filter((pl.col("earlier_doc_id") == doc_id) | (pl.col("later_doc_id") == doc_id))
+             .collect())
+    if pairs.is_empty():
+        console.print("No reprints: this document shares no text with another document.")
+        return
+    table = _table(f"sources and reprints ({pairs.height})", ["this is", "other document", "shares", "kinds"],
+                   numeric={"shares"}, whole={"this is", "shares"})
+    table.caption, table.caption_justify = ("shares: of this document / of the other, in characters of shared "
+                                            "paragraphs; dates decide who is earlier, path order on a tie"), "left"
+    order = pl.when(pl.col("later_doc_id") == doc_id).then(0).otherwise(1)  # its sources first
+    for row in pairs.sort(order, "lag_days", "earlier_doc_id", "later_doc_id", nulls_last=True).iter_rows(named=True):
+        later = row["later_doc_id"] == doc_id
+        side, other = ("later", "earlier") if later else ("earlier", "later")
+        when = ("same day" if row["ordered_by"] == "same_date" else "undated" if row["ordered_by"] == "undated"
+                else f"{abs(row['lag_days'])} d {'earlier' if later else 'later'}")
+        _add_row(table, "a reprint of" if later else "reprinted by",
+                 f"{row[f'{other}_doc_id']}\n{row[f'{other}_outlet'] or NO_OUTLET}, {row[f'{other}_date'] or 'undated'}"
+                 f" ({when})", f"{row[f'{side}_share']:.0%}/{row[f'{other}_share']:.0%}", row["kinds"].replace(",", ", "))
+    console.print(table)
 
 
 def _block_text(block: Block) -> Text:
