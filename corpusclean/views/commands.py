@@ -116,9 +116,9 @@ def register(app: typer.Typer, command_class: type | None = None) -> None:
     ) -> None:
         """Show one document, cluster or outlet of the run in OUT in the terminal.
 
-        --doc: the text, removed spans struck through, its sources and reprints, and its links (kind,
-        Jaccard, containment);
-        a long text stops after 200,000 characters unless --full.
+        --doc: the text with removed spans struck through (up to 200,000 characters unless --full).
+
+        Then its sources and reprints, and its links (kind, Jaccard, containment).
 
         --cluster: the canonical text, the members and the links among them.
 
