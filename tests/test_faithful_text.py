@@ -63,7 +63,7 @@ def _repair_fires(text: str) -> bool:
 def test_stored_text_keeps_every_visible_character(text):
     """Every letter, digit, mark, symbol and punctuation character (and ZWJ, ZWNJ, bidi marks)
     stays, in order; only controls, zero-width characters, white space, terminal escapes and
-    repaired mojibake change (README: "What the stored text keeps")."""
+    repaired mojibake change (README: "Normalization, two forms")."""
     assume(not _repair_fires(text))
     expected = _visible(_TERMINAL_ESCAPE.sub("", text).translate({ord(c): None for c in _DROPPED}))
     assert _visible(faithful(text)) == expected
