@@ -90,17 +90,7 @@ def old_page_metadata(tree) -> trafilatura_metadata.Document:
     date_params = set_date_params(True)
     date_params["url"] = found.url
     found.date = find_date(tree, **date_params)
-    found.sitename = found.sitename or meta.extract_sitename(tree)
-    if found.sitename:
-        found.sitename = found.sitename.lstrip("@")
-        if found.sitename and "." not in found.sitename and not found.sitename[0].isupper():
-            found.sitename = found.sitename.title()
-    elif found.url:
-        match = meta.META_URL.match(found.url)
-        if match:
-            found.sitename = match[1]
-    found.clean_and_trim()
-    return found
+    return new_metadata.finish(found, tree)  # the site name and trimming: unchanged by the new module
 
 
 def warm_up() -> float:

@@ -332,6 +332,13 @@ def page_metadata(tree, page_search: bool = False) -> Document:
     found.author = found.author or _author(tree)
     found.url = found.url or meta.extract_url(tree, None)
     found.date = page_date(tree, found.url, page_search)
+    return finish(found, tree)
+
+
+def finish(found: Document, tree) -> Document:
+    """The site name (trafilatura's rules: metadata, else the URL's host) and trafilatura's trimming,
+    the last steps of ``extract_metadata``."""
+    meta = _tm
     found.sitename = found.sitename or meta.extract_sitename(tree)
     if found.sitename:
         found.sitename = found.sitename.lstrip("@")
