@@ -46,7 +46,7 @@ from .readers.discover import discover
 from .readers.records import ID_SCHEME, OLD_ID_SCHEME
 from .schema import ERRORS, frame
 from .shards import drop_pieces, finished, merge_pieces, plan_shards
-from .writers.final import write_final
+from .writers.final import write_final, write_reprints
 from .writers.output import OutputFolder, folder_bytes, space_checked
 from .writers.parquet import write_json, write_table
 
@@ -320,6 +320,8 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
     try:
         failpoint("write.staging")
         counts = write_final(output / "_work", staging, record, linked, dedup, parts)
+        del linked  # reprints come from the tables just written, not from phase B's frames
+        counts.update(write_reprints(staging, pl.read_parquet(staging / "links.parquet"), parts))
         timings["write"] = time.perf_counter() - clock
         timings = {**record["timings_seconds"], **timings}
         timings["total"] = timings["phase_a_total"] + time.perf_counter() - started

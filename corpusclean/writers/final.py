@@ -5,8 +5,7 @@ columns and whether it is a template; this module turns each phase-A shard into 
 ``documents``, ``paragraphs``, ``removed`` and ``fingerprints`` rows with
 :func:`~corpusclean.dedup.phase_b.finalize_shard`, writes them through
 :class:`~corpusclean.writers.parquet.TableWriter` (a row group per write), writes ``errors`` and
-``links`` (with the spans of contained passages, :func:`~corpusclean.dedup.spans.with_spans`) and
-``reprints`` (document pairs sharing text, from the tables just written: :func:`write_reprints`),
+``links`` (with the spans of contained passages, :func:`~corpusclean.dedup.spans.with_spans`),
 and checks on the way that every discovered input is in ``documents`` or ``errors``, once. Memory is
 one slice of one shard at a time (see :data:`WRITE_SLICE_PARAGRAPHS`), plus what phase B holds.
 """
@@ -165,7 +164,6 @@ def write_final(work: Path, target: Path, record: dict[str, Any], linked: Linked
     del end_texts
     write_table(links, target / "links.parquet", NULLABLE_INTEGERS["links"])
     failpoint("write.links")
-    reprint_counts = write_reprints(target, links, parts)
 
     # counted by expressions over linked.meta, not over filtered copies of it (one a paragraph)
     new, clustered = pl.col("is_new"), pl.col("is_new") & pl.col("cluster_id").is_not_null()
@@ -191,7 +189,6 @@ def write_final(work: Path, target: Path, record: dict[str, Any], linked: Linked
         "links": links.height,
         **{f"links_{kind}": kind_counts.get(kind, 0) for kind in ("exact", "near", "contained")},
         "links_with_span": links.height - links["left_start"].null_count(),
-        **reprint_counts,
         "templates_removed": removed_by_reason.get("template", 0),
         **{key: int(value) for key, value in meta_counts.items()},
         "removed_by_reason": dict(sorted(removed_by_reason.items())),
@@ -203,7 +200,10 @@ def write_reprints(target: Path, links: pl.DataFrame, parts: Sequence[Part] = ()
     """Write ``reprints.parquet`` into ``target`` from the tables just written there (and, for pairs
     that reach into an earlier output among ``parts``, from that output's ``paragraphs.parquet``);
     returns its counts. Memory: no text is read; the paragraphs held are cluster members and link ends
-    only (ids, lengths, cluster columns), and the documents' ids, outlets, dates and lengths."""
+    only (ids, lengths, cluster columns), and the documents' ids, outlets, dates and lengths.
+
+    Called after :func:`write_final`, once the caller has dropped phase B's frames: with them still
+    held, ``corpusclean dedup`` on allsides-dev at 3x peaked at 1206 MiB, without them at 1118 MiB."""
     chars = (pl.col("char_end") - pl.col("char_start")).cast(pl.Int64).alias("chars")
     scan = pl.scan_parquet(target / "paragraphs.parquet")
     ends = pl.concat([links["left_id"], links["right_id"]]).unique().implode()
