@@ -12,7 +12,6 @@ one slice of one shard at a time (see :data:`WRITE_SLICE_PARAGRAPHS`), plus what
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -20,14 +19,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
 from ..dedup.fingerprints import band_columns
 from ..dedup.phase_b import META_COLUMNS, Linked, Part, finalize_shard
 from ..dedup.reprints import reprints, sibling_pairs
 from ..dedup.spans import with_spans
 from ..failpoints import failpoint
-from ..schema import FINAL_DOCUMENTS, FINAL_PARAGRAPHS, FINAL_REMOVED, NULLABLE_INTEGERS, REPRINTS, pandas_metadata
+from ..schema import FINAL_DOCUMENTS, FINAL_PARAGRAPHS, FINAL_REMOVED, NULLABLE_INTEGERS
 from ..shards import read_shard
 from .parquet import TableWriter, write_table
 
@@ -232,11 +230,7 @@ def write_reprints(target: Path, links: pl.DataFrame, parts: Sequence[Part] = ()
         documents = documents.unique("doc_id", keep="first", maintain_order=True)
     table = reprints(paragraphs, links, documents)
     # lag_days is null for undated pairs: pandas would read the column as floats without the metadata
-    arrow = table.to_arrow()
-    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **pandas_metadata(REPRINTS, NULLABLE_INTEGERS["reprints"])})
-    temporary = target / f".reprints.parquet.{os.getpid()}.tmp"
-    pq.write_table(arrow, temporary, compression="zstd")
-    os.replace(temporary, target / "reprints.parquet")
+    write_table(table, target / "reprints.parquet", NULLABLE_INTEGERS["reprints"])
     return {"reprints": table.height, "reprint_sibling_pairs_left_out": sibling_pairs(paragraphs)}
 
 
