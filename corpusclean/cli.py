@@ -82,16 +82,17 @@ def _root(
     """
 
 
-InputsArg = Annotated[list[Path], typer.Argument(
-    metavar="INPUT", help="Files or folders to clean (folders are read recursively; raw/<outlet>/... names the outlet).",
+# str, not Path: Path("s3://bucket/in") would fold the URI's "//"
+InputsArg = Annotated[list[str], typer.Argument(
+    metavar="INPUT", help="Files or folders to clean (folders are read recursively; raw/<outlet>/... names the outlet), or s3://bucket/prefix.",
     show_default=False)]
-OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder for the Parquet tables and manifest.json.")]
+OutputOpt = Annotated[str, typer.Option("--output", "-o", help="Output folder (or s3://bucket/prefix) for the Parquet tables and manifest.json.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config overlaid on configs/default.toml.")]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", help="Processes for per-document work, 1 or more (default: all cores).")]
 FreshOpt = Annotated[bool, typer.Option("--fresh/--resume", metavar="", help="Start over, or (default) keep the shards an interrupted run with the same inputs and config finished.")]
-EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Where phase A runs: local (process pool) or ray (Ray Data; pip install 'corpusclean\\[ray]').")]
-AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local Ray.")]
-AgainstOpt = Annotated[Optional[list[Path]], typer.Option("--against", help="Earlier output folder to link new paragraphs to, from its stored fingerprints (repeatable).")]
+EngineOpt = Annotated[str, typer.Option("--engine", "-e", help="Where phase A and phase B's partition tasks run: local (process pool) or ray (pip install 'corpusclean\\[ray]').")]
+AddressOpt = Annotated[Optional[str], typer.Option("--address", help="A running Ray cluster's head, HOST:PORT (or auto on a node of it; set RAY_AUTH_MODE=token and its token, see the README); default: start a private local Ray.")]
+AgainstOpt = Annotated[Optional[list[str]], typer.Option("--against", help="Earlier output folder to link new paragraphs to, from its stored fingerprints (repeatable).")]
 KeepWorkOpt = Annotated[bool, typer.Option("--keep-work", metavar="", help="Keep the phase-A data in OUTPUT/_work after success (a little more than the final tables), for a later `corpusclean dedup OUTPUT`.")]
 FollowLinksOpt = Annotated[bool, typer.Option("--follow-links", metavar="", help="Follow symbolic links that lead outside the inputs (by default each is an errors row).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="No progress bar and no summary.")]
@@ -130,7 +131,7 @@ class _ProgressDisplay:
 @app.command(cls=_Command)
 def run(
     inputs: InputsArg,
-    output: OutputOpt = Path("out"),
+    output: OutputOpt = "out",
     config: ConfigOpt = None,
     workers: WorkersOpt = None,
     fresh: FreshOpt = False,
@@ -156,7 +157,7 @@ def run(
     _settle()
 
     try:
-        with interrupts.handled(output), _ProgressDisplay(quiet) as progress:
+        with interrupts.handled(_work_location(output)), _ProgressDisplay(quiet) as progress:
             result = run_pipeline(inputs, output, config=config, workers=workers, fresh=fresh, on_progress=progress,
                                   engine=engine, address=address, against=against or (), keep_work=keep_work,
                                   follow_links=follow_links)
@@ -165,14 +166,14 @@ def run(
     except OutOfSpace as error:
         _usage_exit(error, debug, code=1)
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: one line, exit 130/143 (corpusclean.interrupts)
-        raise typer.Exit(interrupts.report(stop, output)) from None
+        raise typer.Exit(interrupts.report(stop, _work_location(output))) from None
     _finish(result, quiet, strict)
 
 
 @app.command(cls=_Command)
 def extract(
     inputs: InputsArg,
-    output: OutputOpt = Path("out"),
+    output: OutputOpt = "out",
     config: ConfigOpt = None,
     workers: WorkersOpt = None,
     fresh: FreshOpt = False,
@@ -191,7 +192,7 @@ def extract(
     _settle()
 
     try:
-        with interrupts.handled(output), _ProgressDisplay(quiet) as progress:
+        with interrupts.handled(_work_location(output)), _ProgressDisplay(quiet) as progress:
             record = run_extract(inputs, output, config=config, workers=workers, fresh=fresh, on_progress=progress,
                                  engine=engine, address=address, follow_links=follow_links)
     except UsageError as error:
@@ -199,7 +200,7 @@ def extract(
     except OutOfSpace as error:
         _usage_exit(error, debug, code=1)
     except KeyboardInterrupt as stop:
-        raise typer.Exit(interrupts.report(stop, output)) from None
+        raise typer.Exit(interrupts.report(stop, _work_location(output))) from None
     if not quiet:
         Console().print(f"phase A: {record['files']:,} files in {len(record['shards'])} shard(s) "
                         f"({record['shards_resumed']} resumed) in {record['timings_seconds']['phase_a_total']:.2f} s; "
@@ -208,10 +209,13 @@ def extract(
 
 @app.command(cls=_Command)
 def dedup(
-    output: Annotated[Path, typer.Argument(metavar="OUT", help="Folder holding phase-A output (from `extract` or `run`).")],
+    output: Annotated[str, typer.Argument(metavar="OUT", help="Folder holding phase-A output (from `extract` or `run`).")],
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="Config whose \\[dedup] section to use (default: the one phase A ran with).")] = None,
     against: AgainstOpt = None,
     keep_work: KeepWorkOpt = False,
+    workers: WorkersOpt = None,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
     quiet: QuietOpt = False,
     strict: Annotated[bool, typer.Option("--strict", metavar="", help="Exit with code 1 when any input failed.")] = False,
     debug: DebugOpt = False,
@@ -221,19 +225,27 @@ def dedup(
     Example: corpusclean dedup out --config stricter.toml
     """
     from .pipeline import run_dedup
+    _check_workers(workers, debug)
     _settle()
 
     try:
-        with interrupts.handled(output), _ProgressDisplay(quiet) as progress:
+        with interrupts.handled(_work_location(output)), _ProgressDisplay(quiet) as progress:
             result = run_dedup(output, config=config, on_progress=progress, against=against or (),
-                               keep_work=keep_work)
+                               keep_work=keep_work, engine=engine, address=address, workers=workers)
     except UsageError as error:
         _usage_exit(error, debug)
     except OutOfSpace as error:
         _usage_exit(error, debug, code=1)
     except KeyboardInterrupt as stop:
-        raise typer.Exit(interrupts.report(stop, output)) from None
+        raise typer.Exit(interrupts.report(stop, _work_location(output))) from None
     _finish(result, quiet, strict)
+
+
+def _work_location(output: str) -> Path:
+    """The local folder a run into ``output`` works in (an object-store output's local work folder),
+    where an interrupted run's finished shards are kept."""
+    from .storage import output_path
+    return output_path(output)
 
 
 def _check_workers(workers: int | None, debug: bool) -> None:
@@ -269,7 +281,8 @@ def _usage_exit(error: Exception, debug: bool, code: int = 2) -> None:
 
 def _print_summary(result, console: Console) -> None:
     counts, timings = result.counts, result.timings
-    table = Table(title=f"corpusclean run → {result.output}", show_header=False, title_justify="left")
+    table = Table(title=f"corpusclean run → {getattr(result, 'uri', None) or result.output}", show_header=False,
+                  title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
     manifest = result.manifest

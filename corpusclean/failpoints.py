@@ -8,7 +8,9 @@ failpoint is one dictionary lookup. The idea is that of FoundationDB's and etcd'
 
 Points, in the order a run reaches them: ``extract.discovered``, ``extract.shards_done``,
 ``dedup.linked``, ``write.staging``, ``write.first_shard``, ``write.tables_closed``,
-``write.links``, ``write.manifest``, ``commit.work_moved``, ``commit.exchanged``, ``commit.done``.
+``write.links``, ``write.manifest``, ``commit.work_moved``, ``commit.exchanged``, ``commit.done``;
+for an ``s3://`` output (:mod:`corpusclean.writers.remote`), ``publish.tables`` (the new generation
+uploaded, the manifest not yet written) and ``publish.manifest`` (the manifest written).
 """
 
 from __future__ import annotations

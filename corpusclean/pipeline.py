@@ -35,12 +35,13 @@ from typing import Any, Callable, Sequence
 import polars as pl
 import xxhash
 
-from . import __version__
+from . import __version__, storage
 from .clean import Context, problem_rows
 from .config import Config, load_config
 from .dedup.phase_b import Part, link_corpus
 from .errors import UsageError
 from .executors.local import default_workers, run_shards
+from .executors.tasks import task_runner
 from .failpoints import failpoint
 from .readers.discover import discover
 from .readers.records import ID_SCHEME, OLD_ID_SCHEME
@@ -49,6 +50,7 @@ from .shards import drop_pieces, finished, merge_pieces, plan_shards
 from .writers.final import write_final, write_reprints
 from .writers.output import OutputFolder, folder_bytes, space_checked
 from .writers.parquet import write_json, write_table
+from .writers.remote import output_folder
 
 #: ``[dedup]`` keys that decide what a fingerprint is; an earlier output must share them.
 FINGERPRINT_KEYS = ("shingle_size", "num_perm", "minhash_seed", "near_threshold")
@@ -70,6 +72,8 @@ class RunResult:
     counts: dict[str, int]
     timings: dict[str, float]
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: the object-store URI the corpus was published to (``output`` is then its local copy)
+    uri: str | None = None
 
     @property
     def removed_by_reason(self) -> dict[str, int]:
@@ -106,12 +110,12 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
         OutOfSpace: the output's file system filled up (finished shards are kept for a resume).
     """
     config = _resolve_config(config)
-    output = Path(output)
+    target, output = output, storage.output_path(output)  # an object-store output works in a local folder
     planned = {"input_bytes": 0, "done_bytes": 0}
-    with (OutputFolder(output, "extract") as folder,
+    with (output_folder(target, "extract") as folder,
           space_checked(output, lambda: _space_needed(output, planned["input_bytes"], planned["done_bytes"]), folder.clean_leftovers)):
         return _extract(inputs, output, config, workers, fresh, on_progress, engine, address, planned,
-                        follow_links, [output, *map(Path, exclude)])
+                        follow_links, [output, *([str(target)] if storage.is_remote(target) else []), *exclude])
 
 
 def _space_needed(output: Path, input_bytes: int, done_bytes: int = 0) -> int:
@@ -228,8 +232,13 @@ def _extract(inputs: Sequence[str | Path], output: Path, config: Config, workers
 
 def _earlier_part(earlier: str | Path, dedup: dict[str, Any], output: Path) -> Part:
     """An earlier output to link against; its fingerprints must have been made the same way."""
-    folder = Path(earlier)
-    if os.path.realpath(folder) == os.path.realpath(output):
+    if storage.is_remote(earlier) or storage.is_remote(output):
+        if storage.is_remote(earlier) and storage.is_remote(output) and \
+                storage.normalize(str(earlier)) == storage.normalize(str(output)):
+            raise UsageError(f"--against {earlier} is the output itself: the run would replace the corpus it "
+                             "links to; write the new run to another output (-o)")
+    folder = storage.fetch_against(str(earlier)) if storage.is_remote(earlier) else storage.local_path(earlier)
+    if os.path.realpath(folder) == os.path.realpath(storage.output_path(output)):
         raise UsageError(f"--against {folder} is the output folder itself: the run would replace the corpus it "
                          "links to; write the new run to another folder (-o)")
     fingerprints = folder / "fingerprints.parquet"
@@ -264,7 +273,8 @@ def _effective_config(record: dict[str, Any], config: Config | None) -> tuple[di
 
 def run_dedup(output: str | Path, config: Config | str | Path | None = None,
               on_progress: ProgressCallback | None = None, against: Sequence[str | Path] = (),
-              keep_work: bool = False) -> RunResult:
+              keep_work: bool = False, engine: str = "local", address: str | None = None,
+              workers: int | None = None) -> RunResult:
     """Phase B on the phase-A output in ``output``: link, de-template, cluster, write the final tables.
 
     ``config`` defaults to the one phase A ran with (its ``[dedup]`` section is what matters here).
@@ -272,20 +282,24 @@ def run_dedup(output: str | Path, config: Config | str | Path | None = None,
     (from their stored fingerprints, without reprocessing them) and say which earlier paragraphs they
     repeat in ``earlier_ids``. The tables and the manifest replace those of ``output`` in one step;
     ``keep_work`` keeps the phase-A data in ``output/_work`` (for another ``dedup``), else it goes.
+    ``engine`` (``local``: in this process, ``pool``: a local process pool of ``workers``, ``ray``: on
+    the Ray at ``address`` or a private local one) says where phase B's partition tasks run
+    (:func:`corpusclean.executors.tasks.task_runner`); the tables are the same.
 
     Raises:
         UsageError: ``output`` holds no phase-A output or is in use, or an ``against`` folder is unusable.
         OutOfSpace: the output's file system filled up; the previous tables are left as they were.
     """
-    output = Path(output)
+    target, output = output, storage.output_path(output)
     config = None if config is None else _resolve_config(config)
-    with (OutputFolder(output, "dedup") as folder,
+    with (output_folder(target, "dedup") as folder,
           space_checked(output, lambda: _space_needed(output, 0), folder.clean_leftovers)):
-        return _dedup(folder, config, on_progress, against, keep_work)
+        return _dedup(folder, config, on_progress, against, keep_work, engine, address, workers)
 
 
 def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCallback | None,
-           against: Sequence[str | Path], keep_work: bool) -> RunResult:
+           against: Sequence[str | Path], keep_work: bool, engine: str = "local", address: str | None = None,
+           workers: int | None = None) -> RunResult:
     started = time.perf_counter()
     output = folder.path
     work = output / "_work"
@@ -299,7 +313,7 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
     dedup = config_values["dedup"]
     parts = [Part(shards_dir / name / "paragraphs.parquet", shards_dir / name / "fingerprints.parquet")
              for name in record["shards"]]
-    parts += [_earlier_part(earlier, dedup, output) for earlier in against]
+    parts += [_earlier_part(earlier, dedup, getattr(folder, "uri", output)) for earlier in against]
     steps = ["exact", "near", "templates", "contained", "clusters", "write"]
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -313,7 +327,8 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
         if on_progress:
             on_progress("dedup", steps.index(name), len(steps), 0)
 
-    linked = link_corpus(parts, dedup, on_step)
+    with task_runner(engine, workers, address) as runner:
+        linked = link_corpus(parts, dedup, on_step, runner=runner, work=work / "phase_b")
     on_step("write")
     failpoint("dedup.linked")
     staging = folder.staging()
@@ -353,7 +368,7 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
         raise
     if on_progress:
         on_progress("dedup", len(steps), len(steps), 0)
-    return RunResult(output, manifest["counts"], timings, manifest)
+    return RunResult(output, manifest["counts"], timings, manifest, uri=getattr(folder, "uri", None))
 
 
 def run(inputs: Sequence[str | Path], output: str | Path, config: Config | str | Path | None = None,
@@ -371,7 +386,8 @@ def run(inputs: Sequence[str | Path], output: str | Path, config: Config | str |
         workers: processes for phase A (default: all cores).
         fresh: discard finished shards of an earlier run instead of resuming from them.
         on_progress: called as ``(stage, done, total, bytes_done)`` while work advances.
-        engine: ``local`` or ``ray`` for phase A; ``address`` joins an existing Ray cluster.
+        engine: ``local`` or ``ray`` for phase A and phase B's partition tasks; ``address`` joins an
+            existing Ray cluster.
         against: earlier output folders to link the new paragraphs to (incremental dedup).
         keep_work: keep the phase-A data in ``output/_work`` after success (for ``corpusclean dedup``).
         follow_links: follow symbolic links that lead out of the input folders (by default they are
@@ -383,9 +399,9 @@ def run(inputs: Sequence[str | Path], output: str | Path, config: Config | str |
         OutOfSpace: the output's file system filled up.
     """
     config = _resolve_config(config)
-    output = Path(output)
+    output = str(output) if storage.is_remote(output) else storage.local_path(output)
     for earlier in against:  # before phase A: a mistake here should not cost the whole of it
         _earlier_part(earlier, config.section("dedup"), output)
-    with OutputFolder(output, "run"):
+    with output_folder(output, "run"):
         run_extract(inputs, output, config, workers, fresh, on_progress, engine, address, follow_links, against)
-        return run_dedup(output, config, on_progress, against, keep_work)
+        return run_dedup(output, config, on_progress, against, keep_work, engine, address, workers)

@@ -11,8 +11,16 @@ Steps, each algorithm in its own module:
    one hash partition at a time (``dedup.partition_shingles`` rows each), then verified;
 5. ``clusters``: connected components of all links, one canonical paragraph each.
 
-Memory: the metadata (tens of bytes a paragraph), one band or one shingle partition at a time, the
-candidate pairs, and the shingles of candidate paragraphs only. Text is read again only when the final
+The band searches of step 2 and the posting reductions of step 4 are tasks (:func:`near_band_task`,
+:func:`postings_task`) on a task runner (:mod:`corpusclean.executors.tasks`: in this process, a local
+process pool, or Ray): each reads its band column or shingle partition from the parts' Parquet files
+itself, given paths, row offsets and a row filter written as a file, and writes its result under the
+run's ``_work/phase_b``; the driver reads the results back. The same tasks run whatever the runner,
+so the tables are the same.
+
+Memory: the metadata (tens of bytes a paragraph), one band or one shingle partition at a time (in
+each task's process), the candidate pairs, the reduced postings of all partitions, and the shingles
+of candidate paragraphs only. Text is read again only when the final
 tables are written, shard by shard (:func:`write_final_tables`).
 
 A *part* is one phase-A shard (``new``) or an earlier output's ``fingerprints.parquet`` (not new: an
@@ -24,15 +32,20 @@ of its rows). Every link says its kind (``exact`` equal hash, ``near`` Jaccard â
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import polars as pl
 
+from ..executors.tasks import SerialRunner, TaskRunner
 from ..extractors.outlet import slug
 from ..schema import CLUSTER_COLUMNS, LINKS
+from ..writers.parquet import write_table
 from .clusters import assign_clusters, components
 from .containment import count_shared, least_shared, prefix_candidates, reduce_postings, verify_pairs
 from .exact import CANONICAL_ORDER, exact_links
@@ -118,8 +131,13 @@ def _read_meta(parts: list[Part]) -> pl.DataFrame:
 
 def _scan_fingerprints(parts: list[Part], offsets: list[int], columns: list[str]) -> pl.LazyFrame:
     """The fingerprint columns of all parts, with the global ``row`` of each."""
-    return pl.concat([pl.scan_parquet(part.fingerprints).select(columns).with_row_index("row", offset=offset)
-                      for part, offset in zip(parts, offsets)])
+    return _scan_paths([part.fingerprints for part in parts], offsets, columns)
+
+
+def _scan_paths(paths: list[str | Path], offsets: list[int], columns: list[str]) -> pl.LazyFrame:
+    """:func:`_scan_fingerprints` of the parts' fingerprint files ``paths`` (what a task is given)."""
+    return pl.concat([pl.scan_parquet(path).select(columns).with_row_index("row", offset=int(offset))
+                      for path, offset in zip(paths, offsets)])
 
 
 def _gather_shingles(parts: list[Part], offsets: list[int], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -166,29 +184,58 @@ def _worth_linking(pairs: pl.DataFrame, meta: pl.DataFrame, exclude: np.ndarray 
     return pairs.filter(pl.Series(keep))
 
 
-def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
+def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup: dict[str, Any],
+                runner: TaskRunner | None = None, work: Path | None = None,
+                tally: dict[str, int] | None = None) -> pl.DataFrame:
     """LSH candidates band by band (only buckets holding a new paragraph), verified by exact Jaccard.
 
     Only representatives of exact-duplicate groups are banded (see :func:`link_corpus`). Pairs inside
     one document are kept: they are no link, but they put a near twin in its cluster, and when a
     representative's near copy stands in its own document, the copy is linked to the
     representative's exact copies elsewhere (:func:`_through_copies`).
+
+    Each band is a task on ``runner`` (:func:`near_band_task`), which reads its band column from the
+    parts itself and writes its candidate pairs under ``work``; here they are read back, merged and
+    verified.
     """
-    new_rows = pl.DataFrame({"row": meta.filter(pl.col("is_new"))["row"]})
-    found = [pl.DataFrame(schema=PAIRS)]
-    only_new = bool(meta["is_new"].all())
-    for band, column in enumerate(band_columns(dedup)):
-        frame = _scan_fingerprints(parts, offsets, [column]).select(
-            "row", pl.lit(band, dtype=pl.UInt16).alias("band"), pl.col(column).alias("band_hash"))
-        frame = frame.join(meta.lazy().filter(pl.col("_eligible") & pl.col("_representative")).select("row"), on="row")
-        if not only_new:
-            touched = frame.join(new_rows.lazy(), on="row").select("band_hash").unique()
-            frame = frame.join(touched, on="band_hash")
-        band_pairs = candidate_pairs(frame.collect(), max_bucket_size=dedup["max_bucket_size"])
-        found = [pl.concat([*found, band_pairs]).unique()]  # pairs repeat across bands: keep one copy
-    candidates = _worth_linking(found[0], meta, same_document=True)
+    with _task_folder(work, "near") as folder:
+        rows = folder / "rows.parquet"
+        write_table(meta.filter(pl.col("_eligible") & pl.col("_representative")).select(
+            pl.col("row").cast(pl.UInt32), "is_new"), rows)
+        tasks = [{"fingerprints": [str(part.fingerprints) for part in parts], "offsets": [int(o) for o in offsets],
+                  "band": band, "column": column, "rows": str(rows), "all_new": bool(meta["is_new"].all()),
+                  "max_bucket_size": int(dedup["max_bucket_size"]), "out": str(folder / f"band-{band:03d}.parquet")}
+                 for band, column in enumerate(band_columns(dedup))]
+        done = (runner or SerialRunner()).map(near_band_task, tasks)
+        _tally(tally, [result["path"] for result in done])
+        # pairs repeat across bands: keep one copy (sorted, so that nothing below sees task order)
+        found = (pl.scan_parquet([result["path"] for result in done], schema=PAIRS).unique().sort("left", "right")
+                 .collect() if done else pl.DataFrame(schema=PAIRS))
+    candidates = _worth_linking(found, meta, same_document=True)
     measured = _measure(parts, offsets, candidates)
     return measured.filter(pl.col("jaccard") >= dedup["near_threshold"])
+
+
+def near_band_task(task: dict[str, Any]) -> dict[str, Any]:
+    """One band of :func:`_near_pairs`: the candidate pairs of band ``task["band"]``, written to
+    ``task["out"]``.
+
+    ``task`` (plain values, see :mod:`corpusclean.executors.tasks`): ``fingerprints`` (the parts'
+    Parquet files) and ``offsets`` (their first global rows), ``column`` (the band's column), ``rows``
+    (a Parquet file of the rows to band, ``row`` and ``is_new``), ``all_new`` (else only buckets
+    holding a new row count), ``max_bucket_size``. Returns the band, its pair count and the path.
+    """
+    band = int(task["band"])
+    rows = pl.scan_parquet(task["rows"])
+    frame = _scan_paths(task["fingerprints"], task["offsets"], [task["column"]]).select(
+        "row", pl.lit(band, dtype=pl.UInt16).alias("band"), pl.col(task["column"]).alias("band_hash"))
+    frame = frame.join(rows.select("row"), on="row")
+    if not task["all_new"]:
+        touched = frame.join(rows.filter(pl.col("is_new")).select("row"), on="row").select("band_hash").unique()
+        frame = frame.join(touched, on="band_hash")
+    pairs = candidate_pairs(frame.collect(), max_bucket_size=task["max_bucket_size"])
+    write_table(pairs, Path(task["out"]))
+    return {"band": band, "pairs": pairs.height, "path": task["out"]}
 
 
 def _through_copies(near: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFrame:
@@ -236,16 +283,24 @@ def _exact_pairs(meta: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
 
 
 def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup: dict[str, Any],
-                     exclude: np.ndarray, method: str = "prefix", stats: dict | None = None) -> pl.DataFrame:
+                     exclude: np.ndarray, method: str = "prefix", stats: dict | None = None,
+                     runner: TaskRunner | None = None, work: Path | None = None,
+                     tally: dict[str, int] | None = None) -> pl.DataFrame:
     """Shared-shingle candidates among representatives, one hash partition at a time, then verified.
 
     ``method="prefix"`` (the default) finds the candidates by prefix filtering, ``"exhaustive"`` by
     the full self-join (:func:`.containment.count_shared`, the reference); the verified pairs and
     their measures are the same (:mod:`.containment`). ``stats`` receives the prefix stages' counts.
-    Memory (prefix): one hash partition of exploded rows at a time (8 bytes a row, plus 16 for the
-    rows whose hash may repeat), then the reduced postings of all partitions (hashes held by
-    2..``max_posting`` usable paragraphs: 4 bytes a row, 8 while the prefix index is built); no join
-    rows are materialized (:func:`.containment.prefix_candidates`).
+
+    Prefix: each hash partition is a task on ``runner`` (:func:`postings_task`) that reads the
+    partition's postings from the parts itself, reduces them and writes the reduced postings and its
+    rows' ``frequent`` counts under ``work``; here the partitions' files are read back in partition
+    order and their ``frequent`` counts summed. Memory (prefix): one hash partition of exploded rows
+    at a time per task (8 bytes a row, plus 16 for the rows whose hash may repeat), then, here, the
+    reduced postings of all partitions (hashes held by 2..``max_posting`` usable paragraphs: 4 bytes
+    a row, 8 while the prefix index is built); no join rows are materialized
+    (:func:`.containment.prefix_candidates`). The exhaustive reference runs here, partition by
+    partition.
     """
     usable = meta.filter(~pl.Series(exclude) & pl.col("_eligible") & pl.col("_representative")).select(
         "row", "_doc", "is_new")
@@ -254,30 +309,33 @@ def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, 
     total = lengths["size"].sum()
     partitions = max(1, -(-int(total or 0) // dedup["partition_shingles"]))
     only_new = not bool(meta["is_new"].all())
-    counts, reduced = [], []
-    frequent = np.zeros(meta.height, dtype=np.int64)
-    new = meta["is_new"].to_numpy() if only_new else None
-    for partition in range(partitions):
-        hashes = (_scan_fingerprints(parts, offsets, ["shingles"]).join(usable.lazy(), on="row")
-                  .explode("shingles").rename({"shingles": "hash"}).drop_nulls("hash"))
-        if mod > 1:
-            hashes = hashes.filter(pl.col("hash") % mod == 0)
-        if partitions > 1:
-            hashes = hashes.filter((pl.col("hash") // mod) % partitions == partition)
-        if method == "exhaustive":
-            counts.append(count_shared(hashes, dedup["max_posting"], only_new=only_new))
-        else:
-            postings = hashes.select("row", "hash").collect()
-            row, hash_ = postings["row"].to_numpy(), postings["hash"].to_numpy()
-            del postings
-            reduced.append(reduce_postings(row, hash_, dedup["max_posting"], frequent, new=new))
-            del row, hash_
     least = least_shared(dedup["min_shared_shingles"], mod)
     if method == "exhaustive":
+        counts = [count_shared(_partition_postings(_scan_fingerprints(parts, offsets, ["shingles"]), usable.lazy(),
+                                                   mod, partitions, partition), dedup["max_posting"], only_new=only_new)
+                  for partition in range(partitions)]
         shared = (pl.concat(counts).group_by("left", "right").agg(pl.col("shared").sum())
                   if counts else pl.DataFrame(schema={**PAIRS, "shared": pl.UInt32}))
         pairs = shared.filter(pl.col("shared") >= least).select("left", "right")
     elif method == "prefix":
+        frequent = np.zeros(meta.height, dtype=np.int64)
+        reduced = []
+        with _task_folder(work, "contained") as folder:
+            rows = folder / "rows.parquet"
+            write_table(usable.select(pl.col("row").cast(pl.UInt32), "is_new"), rows)
+            tasks = [{"fingerprints": [str(part.fingerprints) for part in parts], "offsets": [int(o) for o in offsets],
+                      "rows": str(rows), "n_rows": meta.height, "mod": int(mod), "partitions": partitions,
+                      "partition": partition, "max_posting": int(dedup["max_posting"]), "only_new": only_new,
+                      "out": str(folder / f"partition-{partition:05d}")}
+                     for partition in range(partitions)]
+            done = (runner or SerialRunner()).map(postings_task, tasks)
+            _tally(tally, [result[name] for result in done for name in ("posting_rows", "df", "frequent")], len(done))
+            for result in done:
+                counted = pl.read_parquet(result["frequent"])
+                frequent[counted["row"].to_numpy()] += counted["frequent"].to_numpy()
+                reduced.append((pl.read_parquet(result["posting_rows"])["row"].to_numpy(),
+                                pl.read_parquet(result["df"])["df"].to_numpy()))
+                del counted
         rows = _containment_rows(usable, lengths, frequent)
         pairs = prefix_candidates(reduced, rows, least=least, min_shared=dedup["min_shared_shingles"],
                                   min_containment=dedup["min_containment"], only_new=only_new,
@@ -290,6 +348,91 @@ def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, 
         stats["candidates"] = candidates.height
     measured = _measure(parts, offsets, candidates)
     return verify_pairs(measured, dedup["min_containment"], dedup["min_shared_shingles"])
+
+
+def _partition_postings(shingles: pl.LazyFrame, usable: pl.LazyFrame, mod: int, partitions: int,
+                        partition: int) -> pl.LazyFrame:
+    """The (sampled) postings ``row``, ``hash`` of the ``usable`` rows in one hash partition."""
+    hashes = (shingles.join(usable, on="row").explode("shingles").rename({"shingles": "hash"})
+              .drop_nulls("hash"))
+    if mod > 1:
+        hashes = hashes.filter(pl.col("hash") % mod == 0)
+    if partitions > 1:
+        hashes = hashes.filter((pl.col("hash") // mod) % partitions == partition)
+    return hashes
+
+
+def postings_task(task: dict[str, Any]) -> dict[str, Any]:
+    """One hash partition of :func:`_contained_pairs` (prefix): its reduced postings, written under
+    ``task["out"]`` (a folder): ``posting_rows.parquet`` (``row``), ``df.parquet`` (``df``), both
+    :func:`.containment.reduce_postings`'s, and ``frequent.parquet`` (``row``, ``frequent``: the
+    rows' hashes of this partition held by more than ``max_posting`` rows, nonzero counts only).
+
+    ``task`` (plain values, see :mod:`corpusclean.executors.tasks`): ``fingerprints``, ``offsets``,
+    ``rows`` (a Parquet file of the usable rows, ``row`` and ``is_new``), ``n_rows`` (all rows),
+    ``mod``, ``partitions``, ``partition``, ``max_posting``, ``only_new``. Returns counts and paths.
+    """
+    usable = pl.scan_parquet(task["rows"])
+    postings = _partition_postings(_scan_paths(task["fingerprints"], task["offsets"], ["shingles"]),
+                                   usable.select("row"), int(task["mod"]), int(task["partitions"]),
+                                   int(task["partition"])).select("row", "hash").collect()
+    row, hash_ = postings["row"].to_numpy(), postings["hash"].to_numpy()
+    n_postings = postings.height
+    del postings
+    n_rows = int(task["n_rows"])
+    new = None
+    if task["only_new"]:
+        flags = usable.collect()
+        new = np.zeros(n_rows, dtype=bool)
+        new[flags["row"].to_numpy()] = flags["is_new"].to_numpy()
+        del flags
+    frequent = np.zeros(n_rows, dtype=np.int64)
+    posting_rows, df = reduce_postings(row, hash_, int(task["max_posting"]), frequent, new=new)
+    del row, hash_
+    out = Path(task["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    held = np.flatnonzero(frequent)
+    paths = {"posting_rows": out / "posting_rows.parquet", "df": out / "df.parquet", "frequent": out / "frequent.parquet"}
+    write_table(pl.DataFrame({"row": posting_rows}, schema={"row": pl.UInt32}), paths["posting_rows"])
+    write_table(pl.DataFrame({"df": df}, schema={"df": pl.UInt32}), paths["df"])
+    write_table(pl.DataFrame({"row": held.astype(np.uint32), "frequent": frequent[held]},
+                             schema={"row": pl.UInt32, "frequent": pl.Int64}), paths["frequent"])
+    return {"partition": int(task["partition"]), "postings": n_postings, "reduced": int(posting_rows.shape[0]),
+            "hashes": int(df.shape[0]), "frequent_rows": int(held.shape[0]),
+            **{name: str(path) for name, path in paths.items()}}
+
+
+def _tally(tally: dict[str, int] | None, paths: list[str], tasks: int | None = None) -> None:
+    """Add a step's task count and the bytes its tasks wrote for the driver to read back (the
+    shuffle: what would cross the network on a cluster) to ``tally``."""
+    if tally is not None:
+        tally["phase_b_tasks"] = tally.get("phase_b_tasks", 0) + (len(paths) if tasks is None else tasks)
+        tally["phase_b_task_bytes"] = tally.get("phase_b_task_bytes", 0) + sum(Path(p).stat().st_size for p in paths)
+
+
+@contextmanager
+def _task_folder(work: Path | None, name: str) -> Iterator[Path]:
+    """A fresh folder for one step's task files: ``work/name`` (emptied first, removed after), or a
+    temporary folder without ``work``. The tasks' workers must see it (on a cluster: ``OUT``'s storage)."""
+    if work is None:
+        with tempfile.TemporaryDirectory(prefix=f"corpusclean-{name}-") as folder:
+            yield Path(folder)
+        return
+    folder = Path(work) / name
+    shutil.rmtree(folder, ignore_errors=True)  # a killed run's files
+    folder.mkdir(parents=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def warm_up() -> None:
+    """Load what phase B's tasks run (polars, the compiled numba kernels), for a pool worker's start."""
+    frequent = np.zeros(3, dtype=np.int64)
+    reduce_postings(np.array([0, 0, 1, 1, 2, 2]), np.array([7, 9, 9, 5, 9, 5]), 2, frequent)
+    candidate_pairs(pl.DataFrame({"row": [0, 1], "band": [0, 0], "band_hash": [7, 7]},
+                                 schema={"row": pl.UInt32, "band": pl.UInt16, "band_hash": pl.UInt64}))
 
 
 def _shingle_counts(parts: list[Part], offsets: list[int], mod: int) -> pl.DataFrame:
@@ -338,8 +481,15 @@ def _to_links(pairs: pl.DataFrame, meta: pl.DataFrame, near_threshold: float) ->
 
 
 def link_corpus(parts: list[Part], dedup: dict[str, Any],
-                on_step: Callable[[str], None] | None = None) -> Linked:
-    """Steps 1-5 of the module docstring over ``parts``."""
+                on_step: Callable[[str], None] | None = None, *, runner: TaskRunner | None = None,
+                work: Path | None = None) -> Linked:
+    """Steps 1-5 of the module docstring over ``parts``.
+
+    ``runner`` runs the partitions of steps 2 and 4 (the near search's bands, the contained search's
+    hash partitions; default: in this process, one after the other), which read the parts and write
+    their results under ``work`` (default: a temporary folder; with Ray on a cluster, a folder every
+    node sees, as ``OUT/_work`` is). The tables do not depend on the runner.
+    """
     step = on_step or (lambda name: None)
     meta = _read_meta(parts)
     if meta.is_empty():
@@ -368,7 +518,8 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     step("exact")
     exact = _exact_pairs(meta, dedup)
     step("near")
-    near = _near_pairs(parts, offsets, meta, dedup)
+    tally: dict[str, int] = {}
+    near = _near_pairs(parts, offsets, meta, dedup, runner=runner, work=work, tally=tally)
     similar = pl.concat([exact, near, _through_copies(near, meta)]).unique(["left", "right"], keep="first")
     del exact  # near is kept for its count
 
@@ -379,14 +530,14 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     is_template |= earlier_templates
 
     step("contained")
-    contained = _contained_pairs(parts, offsets, meta, dedup, is_template)
+    contained = _contained_pairs(parts, offsets, meta, dedup, is_template, runner=runner, work=work, tally=tally)
     kept_similar = _worth_linking(similar, meta, is_template)
     columns = ["left", "right", "jaccard", "containment_lr", "containment_rl"]
     pairs = pl.concat([kept_similar.select(columns), contained.select(columns)]).unique(["left", "right"], keep="first")
     links = _to_links(pairs, meta, dedup["near_threshold"]).sort("left_id", "right_id")
 
     step("clusters")
-    counts = {"candidates_near": near.height, "candidates_contained": contained.height}
+    counts = {"candidates_near": near.height, "candidates_contained": contained.height, **tally}
     new_templates = (meta.select("row", "paragraph_id", "is_new").join(templates, on="row")
                      .filter(pl.col("is_new")).select("paragraph_id", "row", *EVIDENCE))
     earlier = _earlier_ids(links, meta)

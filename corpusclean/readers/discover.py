@@ -37,6 +37,13 @@ Source paths name documents (their ids are hashes of it), so the inputs are trea
   Parquet: such a file or folder becomes a ``bad_file_name`` problem (nothing inside a folder so
   named is read) whose source path shows the bad bytes as ``\\xff`` escapes. An *argument* so named
   is read, its label escaped the same way. Every source path and message is valid UTF-8.
+* **Object stores** (``s3://bucket/prefix``, see :mod:`corpusclean.storage`): a URI naming one object
+  is that object; a prefix is every object under it (listed, sorted by key), as a folder is walked:
+  the first folder below the prefix is the folder outlet (``s3://b/raw/<outlet>/...``), names starting
+  with ``.`` below it are skipped, and the excluded prefixes (an object-store output) are never read.
+  The source path of an object is its URI, so provenance says where a page came from. A bucket that
+  is missing or closed, missing credentials, an unreachable endpoint and a URI naming nothing are
+  :class:`UsageError`. ``file:///path`` is the local path ``/path``.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .. import storage
 from ..errors import UsageError
 
 
@@ -74,7 +82,7 @@ class InputFile:
     """One file to read.
 
     Attributes:
-        path: where to read it.
+        path: where to read it (a :class:`~corpusclean.storage.ObjectPath` for an object-store input).
         source_path: stable display path, the provenance recorded in every output row.
         folder_outlet: the first folder below the input directory (``raw/<outlet>/…``), if any.
         piece: when set, only this line range of the file (a large JSONL cut by the shard planner).
@@ -116,8 +124,12 @@ def discover(paths: Iterable[str | Path], skip_hidden: bool = True, exclude: Seq
         >>> files[0].source_path, files[0].folder_outlet, problems
         ('raw/harbor-tribune/lifeboat-station-volunteers.html.gz', 'harbor-tribune', [])
     """
-    excluded = tuple(os.path.realpath(folder) for folder in exclude)
-    arguments = _arguments(paths, excluded)
+    paths = list(paths)
+    remote = [path for path in paths if storage.is_remote(path)]
+    local = [storage.local_path(path) if isinstance(path, str) else path for path in paths if not storage.is_remote(path)]
+    excluded = tuple(os.path.realpath(storage.local_path(folder) if isinstance(folder, str) else folder)
+                     for folder in exclude if not storage.is_remote(folder))
+    arguments = _arguments(local, excluded)
     walk = _Walk(skip_hidden, excluded, follow_links, inside=tuple(a.real for a in arguments))
     for argument in arguments:
         if not argument.is_dir:
@@ -125,7 +137,43 @@ def discover(paths: Iterable[str | Path], skip_hidden: bool = True, exclude: Seq
         elif argument.real not in walk.walked:  # else an argument walked before holds it
             walk.folder(argument.root, argument.real, argument.label, (), frozenset())
     walk.follow_folder_links()
+    if remote:
+        _remote(walk, remote, tuple(storage.normalize(folder) for folder in exclude if storage.is_remote(folder)))
     return walk.result()
+
+
+def _remote(walk: "_Walk", uris: list[str], excluded: tuple[str, ...]) -> None:
+    """Take in the objects that object-store arguments name (see the module docstring's last point):
+    a URI naming an object is that object, a prefix every object under it, as a folder is walked.
+    The source path of an object is its URI; its folder outlet is the first folder below the
+    argument's prefix, as for a local folder; names starting with ``.`` at any level below the
+    prefix are skipped with ``skip_hidden``; the excluded prefixes (the output) are never read."""
+    storage.clean_fetch_leftovers()
+    given = []
+    for uri in dict.fromkeys(storage.normalize(uri) for uri in uris):
+        for folder in excluded:
+            if _under_uri(uri, folder):
+                raise UsageError(f"input {uri} is inside {folder}, which is excluded from reading (the output): "
+                                 "pass an input outside it or write the output elsewhere")
+        given.append(uri)
+    # outermost prefixes first, so an object under two arguments gets the outer one's folder outlet
+    given.sort(key=lambda uri: sum(_under_uri(uri, other) for other in given if other != uri))
+    for uri in given:
+        kind, objects = storage.list_objects(uri)
+        if kind == "missing":
+            raise UsageError(f"input path does not exist: {uri} (no object, and no objects under that prefix)")
+        for object_uri, size, mtime_ns in objects:
+            parts = object_uri[len(uri) + 1:].split("/") if kind == "folder" else []
+            if walk.skip_hidden and any(part.startswith(".") for part in parts):
+                continue
+            if any(_under_uri(object_uri, folder) for folder in excluded):
+                continue  # our own output
+            outlet = parts[0] if len(parts) > 1 else None
+            walk.add_file(object_uri, InputFile(storage.ObjectPath(object_uri, size, mtime_ns), object_uri, outlet))
+
+
+def _under_uri(uri: str, prefix: str) -> bool:
+    return uri == prefix or uri.startswith(prefix + "/")
 
 
 @dataclass

@@ -189,6 +189,8 @@ def write_final(work: Path, target: Path, record: dict[str, Any], linked: Linked
         "links_with_span": links.height - links["left_start"].null_count(),
         "templates_removed": removed_by_reason.get("template", 0),
         **{key: int(value) for key, value in meta_counts.items()},
+        # phase B's partitions: how many tasks ran, and the bytes they wrote for the driver to read
+        **{key: int(value) for key, value in linked.counts.items() if key.startswith("phase_b_")},
         "removed_by_reason": dict(sorted(removed_by_reason.items())),
         "errors_by_type": dict(sorted(Counter(error_table["error_type"].to_list()).items())),
     }
