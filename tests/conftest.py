@@ -59,6 +59,17 @@ def kill_when(command: list[str], ready: Callable[[], bool], timeout: float = 12
     return process
 
 
+def sample_corpus(corpus: Path) -> Path:
+    """``corpus/raw`` (the sample corpus) and ``corpus/seeds`` (the seed texts, without their answer
+    key, when ../shared is there): the inputs of the engine tests."""
+    import shutil
+
+    shutil.copytree(RAW, corpus / "raw")
+    if SEEDS.is_dir():
+        shutil.copytree(SEEDS, corpus / "seeds", ignore=shutil.ignore_patterns("*.json"))
+    return corpus
+
+
 def read_tables(out: Path) -> dict[str, pl.DataFrame]:
     """The tables of the output folder ``out``, read back with polars."""
     return {name: pl.read_parquet(out / f"{name}.parquet") for name in TABLES}

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 
 from corpusclean.executors.tasks import PoolRunner, RayRunner, SerialRunner, _ready, task_runner
 from corpusclean.pipeline import run_dedup, run_extract
-from tests.conftest import RAW, SEEDS
+from tests.conftest import RAW, sample_corpus
 
 TABLES = ("links", "paragraphs", "documents", "removed")
 #: Small hash partitions, so that the contained step has many tasks (raw/ alone has ~25k shingles).
@@ -40,10 +40,7 @@ def ray_session():
 def phase_a(tmp_path_factory) -> Path:
     """Phase A of raw/ plus ../shared/seeds (when present), in several shards (so several parts)."""
     root = tmp_path_factory.mktemp("phase-b-tasks")
-    corpus = root / "corpus"
-    shutil.copytree(RAW, corpus / "raw")
-    if SEEDS.is_dir():
-        shutil.copytree(SEEDS, corpus / "seeds", ignore=shutil.ignore_patterns("*.json"))
+    corpus = sample_corpus(root / "corpus")
     config = root / "shards.toml"
     config.write_text("[run]\nshard_files = 4\n")
     out = root / "phase-a"

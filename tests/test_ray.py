@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -11,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import RAW, REPO, SEEDS
+from tests.conftest import REPO, sample_corpus
 
 pytest.importorskip("ray", reason="Ray is the optional extra corpusclean[ray]; `make test` installs it")
 
@@ -19,10 +18,7 @@ TABLES = ("documents", "paragraphs", "removed", "links", "errors")
 
 
 def test_ray_engine_gives_the_local_tables(tmp_path):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(RAW, corpus / "raw")
-    if SEEDS.is_dir():
-        shutil.copytree(SEEDS, corpus / "seeds", ignore=shutil.ignore_patterns("*.json"))
+    corpus = sample_corpus(tmp_path / "corpus")
     config = tmp_path / "shards.toml"
     # several shards, so several Ray tasks: raw/ alone (a clone without ../shared) has 11 files
     config.write_text("[run]\nshard_files = 2\n")

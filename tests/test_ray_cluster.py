@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RAW, REPO, SEEDS, TABLES, load_benchmark_module
+from tests.conftest import REPO, TABLES, load_benchmark_module, sample_corpus
 from tests.s3server import MOTO_SERVER, MotoServer
 
 pytest.importorskip("ray", reason="Ray is the optional extra corpusclean[ray]; `make test` installs it")
@@ -232,10 +232,7 @@ def cluster(s3):
 def corpus(tmp_path_factory) -> Path:
     """raw/, the seed texts when ../shared is there, and a generated crawl of about 100 text pages."""
     root = tmp_path_factory.mktemp("cluster-corpus")
-    corpus = root / "corpus"
-    shutil.copytree(RAW, corpus / "raw")
-    if SEEDS.is_dir():
-        shutil.copytree(SEEDS, corpus / "seeds", ignore=shutil.ignore_patterns("*.json"))
+    corpus = sample_corpus(root / "corpus")
     load_benchmark_module("crawl_generator").generate(root / "gen", 600_000, kind="text", quiet=True)
     shutil.move(root / "gen" / "raw", corpus / "crawl")  # the pages only: crawl.json and truth.jsonl stay out
     return corpus
