@@ -38,7 +38,6 @@ import re
 import shutil
 import tempfile
 import threading
-import xxhash
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +45,10 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import xxhash
+
 from .errors import UsageError
+from .writers.parquet import write_json
 
 #: URI schemes of object stores (``file://`` is a local path, see :func:`local_path`).
 REMOTE_SCHEMES = ("s3",)
@@ -256,8 +258,7 @@ def _fetch(obj: ObjectPath) -> str:
             _fetched["key"] = _fetched["path"] = None
         target = os.path.join(folder, xxhash.xxh64(obj.uri.encode()).hexdigest() + "-" + obj.name[-80:])
         try:
-            with filesystem().open_input_stream(_arrow_path(obj.uri), compression=None) as source, open(target, "wb") as sink:
-                shutil.copyfileobj(source, sink, 1 << 20)
+            _download(obj.uri, target)
         except OSError as exc:
             try:
                 os.unlink(target)
@@ -267,6 +268,12 @@ def _fetch(obj: ObjectPath) -> str:
             raise OSError(f"cannot fetch {obj.uri}: {message}") from None
         _fetched["key"], _fetched["path"] = key, target
         return target
+
+
+def _download(uri: str, target: str | Path) -> None:
+    """The bytes of the object ``uri`` into the local file ``target``, streamed in 1 MiB pieces."""
+    with filesystem().open_input_stream(_arrow_path(uri), compression=None) as source, open(target, "wb") as sink:
+        shutil.copyfileobj(source, sink, 1 << 20)
 
 
 def clean_fetch_leftovers() -> None:
@@ -396,8 +403,7 @@ def fetch_table(output: str, table: str, folder: Path, manifest: dict[str, Any] 
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{table}.parquet"
     temporary = folder / f".{table}.parquet.{os.getpid()}.tmp"
-    with filesystem().open_input_stream(_arrow_path(where), compression=None) as source, open(temporary, "wb") as sink:
-        shutil.copyfileobj(source, sink, 1 << 20)
+    _download(where, temporary)
     os.replace(temporary, target)
     return target
 
@@ -412,9 +418,7 @@ def fetch_against(output: str) -> Path:
         if "fingerprints" in manifest.get("storage", {}).get("tables", {}):
             fetch_table(output, "fingerprints", folder, manifest)
         folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{MANIFEST}.{os.getpid()}.tmp"
-        temporary.write_text(json.dumps(manifest), "utf-8")
-        os.replace(temporary, folder / MANIFEST)
+        write_json(manifest, folder / MANIFEST)
     return folder
 
 
