@@ -58,9 +58,6 @@ LOCK_NAME = ".corpusclean.lock"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
-#: output folders this process holds, by real path: ``run`` holds the lock that ``run_extract`` and
-#: ``run_dedup`` take again inside it.
-_held: dict[str, "OutputFolder"] = {}
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -108,7 +105,56 @@ def _describe_holder(path: Path) -> str:
         return "another corpusclean process"
 
 
-class OutputFolder:
+class Reentrant:
+    """A lock on an output that a process takes once however often it enters: ``run`` holds the lock
+    that ``run_extract`` and ``run_dedup`` take again inside it.
+
+    A subclass gives :meth:`_held_key` (what names the output) and :meth:`_acquire_lock` /
+    :meth:`_release_lock` (taken on the first enter, given back on the last exit; ``_acquire_lock``
+    gives back what it took if it fails). An inner ``with`` returns the holder, and its exit hands over
+    to the holder's. The holders are per class, in ``_held``."""
+
+    _held: dict[str, "Reentrant"]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._held = {}
+
+    depth = 0
+    _outer: "Reentrant | None" = None
+
+    def _held_key(self) -> str:
+        raise NotImplementedError
+
+    def _acquire_lock(self) -> None:
+        raise NotImplementedError
+
+    def _release_lock(self, exc_type: type[BaseException] | None) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        key = self._held_key()
+        held = self._held.get(key)
+        if held is not None:
+            held.depth += 1
+            self._outer = held  # __exit__ is called on this object: it hands over to the holder
+            return held
+        self._acquire_lock()
+        self.depth = 1
+        self._held[key] = self
+        return self
+
+    def __exit__(self, exc_type, *exc_info) -> None:
+        if self._outer is not None:
+            outer, self._outer = self._outer, None
+            return outer.__exit__(exc_type, *exc_info)
+        self.depth -= 1
+        if self.depth == 0:
+            self._held.pop(self._held_key(), None)
+            self._release_lock(exc_type)
+
+
+class OutputFolder(Reentrant):
     """``OUT`` locked for one run: stage its tables beside it, then switch them in at once.
 
     Re-entrant within a process: ``run`` locks ``OUT`` and the phases it calls take the same lock
@@ -120,17 +166,12 @@ class OutputFolder:
         self.command = command
         self.fd: int | None = None
         self.staging_fds: list[int] = []
-        self.depth = 0
-        self._outer: OutputFolder | None = None
 
     # -- lock ------------------------------------------------------------------------------------
-    def __enter__(self) -> "OutputFolder":
-        key = os.path.realpath(self.path)
-        held = _held.get(key)
-        if held is not None:
-            held.depth += 1
-            self._outer = held  # __exit__ is called on this object: it hands over to the holder
-            return held
+    def _held_key(self) -> str:
+        return os.path.realpath(self.path)
+
+    def _acquire_lock(self) -> None:
         self._restore_previous()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -148,30 +189,21 @@ class OutputFolder:
         if self.fd is None:
             raise UsageError(f"output folder {self.path} is in use by {_describe_holder(self.path / LOCK_NAME)}; "
                              "wait for it to finish or stop it, or write to another folder")
-        self.depth = 1
-        _held[key] = self
         try:
             self._probe_parent()
             self.clean_leftovers()
         except BaseException:
             self._release()
             raise
-        return self
 
-    def __exit__(self, exc_type, *exc_info) -> None:
-        if self._outer is not None:
-            outer, self._outer = self._outer, None
-            return outer.__exit__(exc_type, *exc_info)
-        self.depth -= 1
-        if self.depth == 0:
-            try:
-                if exc_type is not None:  # a failed run leaves no half-written file behind
-                    self.clean_leftovers()
-            finally:
-                self._release()
+    def _release_lock(self, exc_type: type[BaseException] | None) -> None:
+        try:
+            if exc_type is not None:  # a failed run leaves no half-written file behind
+                self.clean_leftovers()
+        finally:
+            self._release()
 
     def _release(self) -> None:
-        _held.pop(os.path.realpath(self.path), None)
         for fd in [self.fd, *self.staging_fds]:
             if fd is not None:
                 os.close(fd)  # closing drops the flock

@@ -59,15 +59,13 @@ from typing import Any
 from .. import storage
 from ..errors import UsageError
 from ..failpoints import failpoint
-from .output import LOCK_NAME, OutputFolder
+from .output import LOCK_NAME, OutputFolder, Reentrant
 
 GENERATIONS = "_v"
 #: seconds between two rewrites of the lock object by its holder
 HEARTBEAT_SECONDS = 30.0
 #: a lock not rewritten for this long belongs to a dead run (on another host: no pid to ask)
 STALE_SECONDS = float(os.environ.get("CORPUSCLEAN_LOCK_STALE_SECONDS", 600))
-
-_held: dict[str, "RemoteOutputFolder"] = {}
 
 
 def output_folder(location: str | os.PathLike, command: str = "run") -> "OutputFolder | RemoteOutputFolder":
@@ -81,7 +79,7 @@ def _new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
 
 
-class RemoteOutputFolder:
+class RemoteOutputFolder(Reentrant):
     """``s3://bucket/out`` locked for one run; :meth:`commit` publishes a staged run (module docstring).
 
     Has :class:`OutputFolder`'s interface: ``path`` is the local folder the run works in."""
@@ -93,8 +91,6 @@ class RemoteOutputFolder:
         self.local = OutputFolder(storage.work_folder(self.uri), command)
         self.path: Path = self.local.path
         self.run_id = _new_run_id()
-        self.depth = 0
-        self._outer: RemoteOutputFolder | None = None
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
         self._locked = False
@@ -103,12 +99,10 @@ class RemoteOutputFolder:
         return "/".join(p for p in (self.prefix, *parts) if p)
 
     # -- lock ------------------------------------------------------------------------------------
-    def __enter__(self) -> "RemoteOutputFolder":
-        held = _held.get(self.uri)
-        if held is not None:
-            held.depth += 1
-            self._outer = held
-            return held
+    def _held_key(self) -> str:
+        return self.uri
+
+    def _acquire_lock(self) -> None:
         storage.check_bucket(self.uri)
         self.local.__enter__()
         try:
@@ -118,21 +112,12 @@ class RemoteOutputFolder:
             self._release()
             self.local.__exit__(None, None, None)
             raise
-        self.depth = 1
-        _held[self.uri] = self
-        return self
 
-    def __exit__(self, exc_type, *exc_info) -> None:
-        if self._outer is not None:
-            outer, self._outer = self._outer, None
-            return outer.__exit__(exc_type, *exc_info)
-        self.depth -= 1
-        if self.depth == 0:
-            _held.pop(self.uri, None)
-            try:
-                self._release()
-            finally:
-                self.local.__exit__(exc_type, *exc_info)
+    def _release_lock(self, exc_type: type[BaseException] | None) -> None:
+        try:
+            self._release()
+        finally:
+            self.local.__exit__(exc_type, None, None)
 
     def _holder(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command, "run_id": self.run_id,
