@@ -322,6 +322,43 @@ def test_jsonl_gz(tmp_path, input_config):
     assert record.format == "text"
 
 
+def test_json_document_object_is_one_record(tmp_path, input_config):
+    data = json.dumps({"html": "<p>Storm warning for the coast.</p>", "url": "https://example.org/storm"},
+                      indent=2).encode()
+    record = _single_record(_read(tmp_path, "storm.json", data, input_config))
+    assert (record.format, record.container, record.record_offset) == ("html", "json", 0)
+    assert record.text == "<p>Storm warning for the coast.</p>"
+    assert record.hints == {"url": "https://example.org/storm"}
+
+
+def test_json_document_array_is_a_record_per_object(tmp_path, input_config):
+    data = json.dumps([{"text": "First story."}, "not an object", {"text": "Third story.", "title": "Third"},
+                       {"body": "no text field"}]).encode()
+    items = _read(tmp_path, "export.json.gz", gzip.compress(data), input_config)
+    assert [type(item).__name__ for item in items] == ["Record", "RecordError", "Record", "RecordError"]
+    assert [item.record_offset for item in items] == [0, 1, 2, 3]  # the index in the array
+    assert [(items[0].text, items[2].text)] == [("First story.", "Third story.")]
+    assert items[2].hints == {"title": "Third"}
+    assert (items[1].error_type, items[3].error_type) == ("bad_json", "missing_field")
+    assert len({item.doc_id for item in items}) == 4
+
+
+def test_json_answer_key_beside_pages_is_an_error_not_a_page(tmp_path, input_config):
+    """An object without a text or html field (an answer key, a config file) was read as a text
+    document of its keys and numbers before: now it is one errors row saying what it is not."""
+    key = {"removals": [{"doc": 0, "text": 5}], "pairs": [[0, 1], [1, 2]], "version": 3}
+    error = _single_error(_read(tmp_path, "expected.json", json.dumps(key).encode(), input_config))
+    assert (error.stage, error.error_type) == ("read", "missing_field")
+    assert "not a page record" in error.message
+
+
+@pytest.mark.parametrize("data, expected", [(b'{"text": "unterminated', "bad_json"), (b"42", "bad_json")])
+def test_json_document_not_an_object_or_list(tmp_path, input_config, data, expected):
+    error = _single_error(_read(tmp_path, "broken.json", data, input_config))
+    assert error.error_type == expected
+    assert error.record_offset == 0
+
+
 def test_jsonl_line_with_cp1251_bytes_is_decoded(tmp_path, input_config):
     sentence = "Городской совет проголосовал за строительство новой дамбы на берегу залива."
     line = b'{"text": "' + sentence.encode("cp1251") + b'", "url": "https://example.org/ru"}\n'

@@ -4,7 +4,9 @@ A file is sniffed, not trusted by its extension: a WARC (``WARC/1.`` at the star
 streamed record by record (:mod:`corpusclean.readers.warc`), gzip is recognised by its magic bytes and
 decompressed (up to a size cap, so a gzip bomb stops there), common binary formats (PNG, PDF, …) and
 bytes laden with NULs are refused (a few stray ones in text are dropped), HTML is told from text by its tags, and a JSONL file (``.jsonl``,
-``.ndjson``, also gzipped) yields one record per line. Each record carries a stable ``doc_id`` (xxh64
+``.ndjson``, also gzipped) yields one record per line, a ``.json`` file one record for an object with
+a text or html field or one per object of an array of them (anything else in it, an answer key or a
+config file, is an errors row, never a page). Each record carries a stable ``doc_id`` (xxh64
 of source path and record offset) and the xxh64 of its raw bytes, so any output row can be traced to
 the exact bytes it came from.
 
@@ -136,7 +138,7 @@ def read_records(file: InputFile, input_config: dict[str, Any]) -> Iterator[Reco
     try:
         data, container = _unpack(data, input_config)
         kind = _sniff(data, file.source_path)
-        if kind == "jsonl":
+        if kind in ("jsonl", "json"):
             item = None
         else:
             item = _make_record(file, 0, data, kind, container, {})
@@ -144,7 +146,9 @@ def read_records(file: InputFile, input_config: dict[str, Any]) -> Iterator[Reco
         item = failure(error)
     except Exception as exc:  # noqa: BLE001 - a bug on one file must not stop the run
         item = failure(InputError("read", "internal_error", f"{type(exc).__name__}: {exc}"))
-    if item is None:
+    if item is None and kind == "json":
+        yield from _json_document_records(file, data, input_config)
+    elif item is None:
         yield from _jsonl_records(file, data, container, input_config)
     else:
         yield item
@@ -212,7 +216,7 @@ def looks_like_html(data: bytes) -> bool:
 
 
 def _sniff(data: bytes, source_path: str) -> str:
-    """Classify bytes as ``html``, ``markdown``, ``text`` or ``jsonl``; refuse binary and empty input."""
+    """Classify bytes as ``html``, ``markdown``, ``text``, ``jsonl`` or ``json``; refuse binary and empty input."""
     if not data.strip():
         raise InputError("read", "empty", "file is empty" if not data else "file holds only white space")
     for magic, name in _BINARY_MAGIC:
@@ -229,6 +233,8 @@ def _sniff(data: bytes, source_path: str) -> str:
         head = head.replace(b"\x00", b"")  # a scraper's stray NULs: dropped when decoding
     if lowered.endswith(_JSONL_SUFFIXES):
         return "jsonl"
+    if lowered.endswith(".json"):
+        return "json"
     if _HTML_SNIFF.search(head):
         return "html"
     if lowered.endswith(_MARKDOWN_SUFFIXES):
@@ -273,14 +279,6 @@ def _make_record(file: InputFile, offset: int, data: bytes, kind: str, container
 def _jsonl_records(file: InputFile, data: bytes, container: str, input_config: dict[str, Any],
                    base: int = 0) -> Iterator[Record | RecordError]:
     """The records of the JSONL lines in ``data``, which starts at offset ``base`` of the file's JSONL."""
-    text_field = input_config["jsonl_text_field"]
-    html_field = input_config["jsonl_html_field"]
-    hint_fields = {
-        "url": input_config["jsonl_url_field"],
-        "title": input_config["jsonl_title_field"],
-        "date": input_config["jsonl_date_field"],
-        "outlet": input_config["jsonl_outlet_field"],
-    }
     offset = base
     for line in data.splitlines(keepends=True):
         line_offset, offset = offset, offset + len(line)
@@ -294,27 +292,80 @@ def _jsonl_records(file: InputFile, data: bytes, container: str, input_config: d
                 raise InputError("read", "bad_json", f"line is not JSON: {exc.msg} at column {exc.colno}") from None
             if not isinstance(obj, dict):
                 raise InputError("read", "bad_json", f"line is JSON {type(obj).__name__}, not an object")
-            if isinstance(obj.get(html_field), str) and obj[html_field].strip():
-                kind, body = "html", obj[html_field]
-            elif isinstance(obj.get(text_field), str):
-                kind, body = "text", obj[text_field]
-            else:
-                raise InputError("read", "missing_field",
-                                 f"JSON object has no string field {text_field!r} or {html_field!r}")
-            hints = {name: _valid_text(obj[key]) for name, key in hint_fields.items()
-                     if isinstance(obj.get(key), str) and obj[key]}
-            record = _make_record(file, line_offset, _valid_text(body).encode("utf-8"), kind, "jsonl", hints)
-            # the hash and encoding describe the stored line, not our re-encoding of its field
-            record.source_hash = xxhash.xxh64(line).hexdigest()
-            record.doc_id = make_doc_id(file.source_path, line_offset, record.source_hash)
-            record.encoding, record.encoding_evidence = line_encoding, line_evidence
-            yield record
+            yield _object_record(file, obj, line_offset, line, "jsonl", input_config, line_encoding, line_evidence)
         except InputError as error:
             yield RecordError(make_doc_id(file.source_path, line_offset), file.source_path, line_offset,
                               error.stage, error.error_type, error.message)
         except Exception as exc:  # noqa: BLE001 - a bug on one line must not lose the file's other lines
             yield RecordError(make_doc_id(file.source_path, line_offset), file.source_path, line_offset,
                               "read", "internal_error", f"{type(exc).__name__}: {exc}")
+
+
+def _object_record(file: InputFile, obj: dict, offset: int, stored: bytes, container: str,
+                   input_config: dict[str, Any], encoding: str, evidence: str) -> Record:
+    """The record of one JSON object (a JSONL line, or a JSON document's object): its html field, else
+    its text field, with the hint fields; ``stored`` is the bytes it was read from, which its hash
+    and ``encoding`` describe (not our re-encoding of its field)."""
+    text_field, html_field = input_config["jsonl_text_field"], input_config["jsonl_html_field"]
+    if isinstance(obj.get(html_field), str) and obj[html_field].strip():
+        kind, body = "html", obj[html_field]
+    elif isinstance(obj.get(text_field), str):
+        kind, body = "text", obj[text_field]
+    else:
+        raise InputError("read", "missing_field", f"JSON object has no string field {text_field!r} or {html_field!r}")
+    hint_fields = {"url": input_config["jsonl_url_field"], "title": input_config["jsonl_title_field"],
+                   "date": input_config["jsonl_date_field"], "outlet": input_config["jsonl_outlet_field"]}
+    hints = {name: _valid_text(obj[key]) for name, key in hint_fields.items()
+             if isinstance(obj.get(key), str) and obj[key]}
+    record = _make_record(file, offset, _valid_text(body).encode("utf-8"), kind, container, hints)
+    record.source_hash = xxhash.xxh64(stored).hexdigest()
+    record.doc_id = make_doc_id(file.source_path, offset, record.source_hash)
+    record.encoding, record.encoding_evidence = encoding, evidence
+    return record
+
+
+def _json_document_records(file: InputFile, data: bytes, input_config: dict[str, Any]
+                           ) -> Iterator[Record | RecordError]:
+    """The records of a ``.json`` file: one object with a text or html field is one record (offset 0);
+    an array of them is a record each, whose offset is its index in the array and whose hash is that
+    of the element written out again (sorted keys), since the parser does not give its bytes. Anything
+    else, such as an answer key or a config file beside the pages, is one errors row: read as text, it
+    was a document of its keys and numbers."""
+    def failure(error: InputError, offset: int = 0) -> RecordError:
+        return RecordError(make_doc_id(file.source_path, offset), file.source_path, offset,
+                           error.stage, error.error_type, error.message)
+
+    text_field, html_field = input_config["jsonl_text_field"], input_config["jsonl_html_field"]
+    try:
+        raw, encoding, evidence = decode_bytes(data)
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError("read", "bad_json",
+                             f"file is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
+                             "(a file of one JSON object a line is named .jsonl)") from None
+        if isinstance(obj, dict):
+            if not (isinstance(obj.get(text_field), str) or isinstance(obj.get(html_field), str)):
+                raise InputError("read", "missing_field",
+                                 f"JSON document has no string field {text_field!r} or {html_field!r}, nor is it "
+                                 "a list of such objects: not a page record")
+            yield _object_record(file, obj, 0, data, "json", input_config, encoding, evidence)
+            return
+        if not isinstance(obj, list):
+            raise InputError("read", "bad_json", f"file is JSON {type(obj).__name__}, not an object or a list of objects")
+    except InputError as error:
+        yield failure(error)
+        return
+    for index, item in enumerate(obj):
+        try:
+            if not isinstance(item, dict):
+                raise InputError("read", "bad_json", f"list item {index} is JSON {type(item).__name__}, not an object")
+            stored = json.dumps(item, ensure_ascii=False, sort_keys=True).encode("utf-8")
+            yield _object_record(file, item, index, stored, "json", input_config, encoding, evidence)
+        except InputError as error:
+            yield failure(error, index)
+        except Exception as exc:  # noqa: BLE001 - a bug on one item must not lose the others
+            yield failure(InputError("read", "internal_error", f"{type(exc).__name__}: {exc}"), index)
 
 
 def _valid_text(value: str) -> str:
