@@ -26,6 +26,10 @@ Every row keeps its provenance: ``doc_id``, ``source_path``, ``record_offset``, 
 ``dropped_chars``, ``copy_share`` and ``reason`` (the reasons its paragraphs went, comma-separated;
 null when none did). Integer columns have no nulls (so pandas keeps them integers).
 
+The output is a local folder or an ``s3://bucket/prefix``: then the tables of the generation its
+manifest names are fetched to a temporary folder for the export (:func:`corpusclean.storage.local_copy`)
+and read as a local folder's. The file written (``dest``, ``dropped_list``) is always local.
+
 Memory: the paragraphs' metadata (no text) for the decisions, then the text of one batch of
 documents (:data:`BATCH_PARAGRAPHS` paragraphs) at a time. The file is written under a temporary name
 beside ``dest`` and renamed into place when complete (as :mod:`corpusclean.writers.parquet` does).
@@ -42,6 +46,7 @@ from typing import Iterable
 
 import polars as pl
 
+from . import storage
 from .dedup.exact import CANONICAL_ORDER
 from .dedup.reprints import shared_paragraph_pairs
 from .errors import UsageError
@@ -71,6 +76,8 @@ DROPPED: dict[str, pl.DataType] = {
     "url": pl.String, "title": pl.String, "date": pl.Date, "reason": pl.String, "copy_share": pl.Float64,
     "reprint_of": pl.String, "n_paragraphs": pl.Int32, "n_chars": pl.Int64,
 }
+#: The tables an export reads.
+READS = ("documents", "paragraphs", "links")
 PARAGRAPH_REASONS = ("copy", "linked_copy", "exact_repeat")
 DOCUMENT_REASONS = ("reprint", "all_copies", "outlet", "min_words")
 
@@ -118,7 +125,7 @@ def _check_output(output: Path) -> None:
     except (OSError, ValueError):
         raise UsageError(f"{output} is not a corpusclean output (no readable manifest.json); "
                          "give the output folder of `corpusclean run`") from None
-    missing = [name for name in ("documents", "paragraphs", "links")
+    missing = [name for name in READS
                if not (output / f"{name}.parquet").is_file()]
     if not isinstance(manifest, dict) or manifest.get("tool") != "corpusclean" or missing:
         raise UsageError(f"{output} is not a complete corpusclean output"
@@ -168,14 +175,26 @@ def paragraph_decisions(paragraphs: pl.DataFrame, links: pl.DataFrame, pairs: pl
 def export(output: str | Path, dest: str | Path, format: str | None = None, policy: str = "paragraphs",
            reprint_threshold: float = DEFAULT_REPRINT_THRESHOLD, min_words: int = 0,
            outlets: Iterable[str] | None = None, dropped_list: str | Path | None = None) -> ExportResult:
-    """Export the corpus in ``output`` to ``dest`` (see the module docstring); with ``dropped_list``,
-    also write there (Parquet, or JSONL by its name) the documents left out (:data:`DROPPED`).
+    """Export the corpus in ``output`` (a folder, or ``s3://bucket/prefix``) to the local file ``dest``
+    (see the module docstring); with ``dropped_list``, also write there (Parquet, or JSONL by its name)
+    the documents left out (:data:`DROPPED`).
 
     Raises:
-        UsageError: ``output`` is no complete corpusclean output, or an argument is out of range.
+        UsageError: ``output`` is no complete corpusclean output (or its store cannot be read), an
+        argument is out of range, or ``dest`` / ``dropped_list`` is an ``s3://`` URI.
     """
-    output, dest = Path(output), Path(dest)
-    _check_output(output)
+    manifest = None
+    if storage.is_remote(output):
+        manifest = storage.check_output(str(output), READS)  # bucket, credentials, manifest: before any work
+    else:
+        output = storage.local_path(output)
+        _check_output(output)
+    for path, flag in ((dest, "-o"), (dropped_list, "--dropped")):
+        if storage.is_remote(path):
+            raise UsageError(f"{flag} {path}: export writes a local file; give a local path (and upload it "
+                             "afterwards if it belongs in the store)")
+    dest = storage.local_path(dest)
+    dropped_list = storage.local_path(dropped_list) if dropped_list is not None else None
     fmt = format_of(dest, format)
     if policy not in POLICIES:
         raise UsageError(f"--dedup must be one of {', '.join(POLICIES)}, got {policy!r}")
@@ -183,16 +202,22 @@ def export(output: str | Path, dest: str | Path, format: str | None = None, poli
         raise UsageError(f"--reprint-threshold must be between 0 and 1, got {reprint_threshold}")
     if min_words < 0:
         raise UsageError(f"--min-words must be 0 or more, got {min_words}")
-    for path, flag in ((dest, "-o"), (Path(dropped_list) if dropped_list is not None else None, "--dropped")):
-        if path is not None and path.resolve().is_relative_to(output.resolve()):
+    for path, flag in ((dest, "-o"), (dropped_list, "--dropped")):
+        if path is not None and manifest is None and path.resolve().is_relative_to(output.resolve()):
             raise UsageError(f"{flag} {path} is inside the output folder {output}, whose next run would delete "
                              "it; write it elsewhere")
-    if dropped_list is not None and Path(dropped_list).resolve() == dest.resolve():
+    if dropped_list is not None and dropped_list.resolve() == dest.resolve():
         raise UsageError("--dropped must name another file than -o")
     if dest.is_dir():
         raise UsageError(f"{dest} is a folder; give the file to write, e.g. -o {dest / ('corpus.' + fmt)}")
     wanted_outlets = {name.strip().lower() for name in outlets or () if name.strip()}
+    with storage.local_copy(output, READS, manifest=manifest) as folder:
+        return _export(folder, dest, fmt, policy, reprint_threshold, min_words, wanted_outlets, dropped_list)
 
+
+def _export(output: Path, dest: Path, fmt: str, policy: str, reprint_threshold: float, min_words: int,
+            wanted_outlets: set[str], dropped_list: Path | None) -> ExportResult:
+    """The export of the local output folder ``output`` (checked), its arguments checked."""
     chars = (pl.col("char_end") - pl.col("char_start")).cast(pl.Int64).alias("chars")
     paragraph_scan = pl.scan_parquet(output / "paragraphs.parquet")
     meta = paragraph_scan.select("paragraph_id", "doc_id", "para_idx", "n_words", "exact_hash", "canonical_id",
@@ -267,7 +292,7 @@ def export(output: str | Path, dest: str | Path, format: str | None = None, poli
     rows = kept_docs.select(*(c for c in EXPORT if c not in ("text", "n_chars")), "_kept_chars")
     listed = None
     if dropped_list is not None:
-        listed = Path(dropped_list)
+        listed = dropped_list
         left_out = (documents.filter(pl.col("_doc_drop").is_not_null())
                     .join(sources, on="doc_id", how="left", maintain_order="left")
                     .with_columns(pl.col("_doc_drop").alias("reason"),

@@ -38,6 +38,7 @@ import re
 import shutil
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -426,3 +427,68 @@ def input_path(text: str) -> "Path | ObjectPath":
     """The ``InputFile.path`` that ``str(path)`` came from: an executor that ships paths as text
     (Ray) rebuilds them with this, since ``Path("s3://b/k")`` would fold the ``//``."""
     return ObjectPath(text, 0) if is_remote(text) else Path(text)
+
+
+# -- reading an output ------------------------------------------------------------------------------
+def check_output(output: str, required: tuple[str, ...] = (), manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of the object-store output ``output`` (read now unless given), checked to be a
+    corpusclean run's that names every table of ``required``. Cheap (two requests): the check that
+    ``inspect``, ``report`` and ``export`` make before any work.
+
+    Raises:
+        UsageError: one line: the bucket cannot be reached or read (:func:`describe_error`), there is
+        no manifest (not a corpusclean output), or it names no such table.
+    """
+    from botocore import exceptions as be
+
+    if manifest is None:
+        try:
+            manifest = read_manifest(output)
+        except (be.BotoCoreError, be.ClientError) as exc:
+            raise UsageError(describe_error(exc, output) or f"{output}: cannot read its {MANIFEST}: "
+                             f"{type(exc).__name__}: {' '.join(str(exc).split())}") from None
+        except ValueError:
+            raise UsageError(f"{output} is not a corpusclean output (its {MANIFEST} is not JSON)") from None
+    named = manifest.get("storage", {}).get("tables", {}) if isinstance(manifest, dict) else {}
+    missing = [name for name in required if name not in named]
+    if not isinstance(manifest, dict) or manifest.get("tool") != "corpusclean" or missing:
+        raise UsageError(f"{output} is not a complete corpusclean output"
+                         + (f" (its {MANIFEST} names no {', '.join(missing)} table)" if missing else ""))
+    return manifest
+
+
+@contextmanager
+def local_copy(output: str | os.PathLike, tables: tuple[str, ...], optional: tuple[str, ...] = (),
+               manifest: dict[str, Any] | None = None):
+    """A local folder holding ``manifest.json`` and the ``tables`` of an output, to be read as a local
+    output for the ``with`` block. A local output (a path, ``file://``) is its own folder, unchecked
+    (its readers check it). An object-store output is checked (:func:`check_output`), then the tables
+    of the generation its manifest names (``tables``, and those of ``optional`` it has) are fetched
+    (:func:`fetch_table`) into a temporary folder, removed when the block ends (a killed process's by
+    :func:`clean_fetch_leftovers`). Nothing is listed: the manifest says where each table is.
+
+    Raises:
+        UsageError: see :func:`check_output`; or a table cannot be fetched.
+    """
+    import errno
+
+    if not is_remote(output):
+        yield local_path(output)
+        return
+    manifest = check_output(str(output), tables, manifest)
+    named = manifest.get("storage", {}).get("tables", {})
+    folder = Path(tempfile.mkdtemp(prefix=f"corpusclean-fetch-{os.getpid()}-read-"))
+    try:
+        for table in (*tables, *(name for name in optional if name in named and name not in tables)):
+            try:
+                fetch_table(str(output), table, folder, manifest)
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise
+                raise UsageError(f"cannot fetch {table_uri(output, table, manifest)}: "
+                                 f"{' '.join(str(exc).split())}") from None
+        write_json(manifest, folder / MANIFEST)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+

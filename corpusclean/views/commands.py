@@ -1,19 +1,24 @@
 """The ``report``, ``inspect`` and ``export`` commands; ``register(app)`` adds them to the corpusclean typer app.
 
-Usage errors (no such run, unknown id, unwritable report) print ``corpusclean: error: <msg>`` on one
-line to stderr and exit with code 2, like the other commands (``cli._usage_exit``).
+OUT is an output folder or an object-store output ``s3://bucket/prefix``: the tables of the generation
+its manifest names are read (:func:`corpusclean.views.report.open_output`, :func:`corpusclean.export.export`),
+and what the commands print and write is the same as for a local folder. Files they write are local.
+
+Usage errors (no such run, unknown id, unwritable report, a missing bucket, no credentials) print
+``corpusclean: error: <msg>`` on one line to stderr and exit with code 2, before any work, like the
+other commands (``cli._usage_exit``).
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-OutArg = Annotated[Path, typer.Argument(help="Output folder of a finished run (from `corpusclean run`).",
-                                        metavar="OUT", show_default=False)]
+OutArg = Annotated[str, typer.Argument(help="Output folder of a finished run (from `corpusclean run`), or its "
+                                       "s3://bucket/prefix (AWS_* credentials and endpoint from the environment).",
+                                       metavar="OUT", show_default=False)]
 DebugOpt = Annotated[bool, typer.Option("--debug", metavar="", help="Show tracebacks for usage errors.")]
 
 
@@ -23,8 +28,9 @@ def register(app: typer.Typer, command_class: type | None = None) -> None:
     @app.command(cls=command_class)
     def export(
         output: OutArg,
-        dest: Annotated[Path, typer.Option("--output", "-o", help="File to write (a .parquet, .jsonl or .jsonl.gz name "
-                                           "picks the format unless --format is given).", show_default=False)],
+        dest: Annotated[str, typer.Option("--output", "-o", help="Local file to write (a .parquet, .jsonl or .jsonl.gz "
+                                          "name picks the format unless --format is given); not s3://.",
+                                          show_default=False)],
         format: Annotated[Optional[str], typer.Option(
             "--format", "-f", help="parquet, jsonl or jsonl.gz (default: from the file name, else parquet).",
             show_default=False)] = None,
@@ -41,9 +47,9 @@ def register(app: typer.Typer, command_class: type | None = None) -> None:
         outlets: Annotated[Optional[str], typer.Option(
             "--outlets", help="Comma-separated outlet names to keep (case-insensitive); dedup decisions are "
                               "still made over the whole output.", show_default=False)] = None,
-        dropped: Annotated[Optional[Path], typer.Option(
+        dropped: Annotated[Optional[str], typer.Option(
             "--dropped", help="Also write the documents left out, one row each with its reason and, for a "
-                              "reprint, the document it reprints (Parquet, or JSONL by the name).",
+                              "reprint, the document it reprints (a local file: Parquet, or JSONL by the name).",
             show_default=False)] = None,
         debug: DebugOpt = False,
     ) -> None:
@@ -54,6 +60,8 @@ def register(app: typer.Typer, command_class: type | None = None) -> None:
         Those columns: kept_paragraphs, dropped_paragraphs, dropped_chars, copy_share, reason.
 
         Reads as it is with datasets.load_dataset, polars, duckdb and pandas.
+
+        OUT may be s3://bucket/prefix: the generation its manifest names is read; the file is written locally.
 
         Prints what it kept and dropped, by reason. Example: corpusclean export out -o corpus.parquet
         """
@@ -74,8 +82,9 @@ def register(app: typer.Typer, command_class: type | None = None) -> None:
     @app.command(cls=command_class)
     def report(
         output: OutArg,
-        report_path: Annotated[Optional[Path], typer.Option(
-            "--output", "-o", help="HTML file to write (default: OUT/report.html).")] = None,
+        report_path: Annotated[Optional[str], typer.Option(
+            "--output", "-o", help="Local HTML file to write (default: OUT/report.html; for an s3:// OUT, "
+                                   "give -o).", show_default=False)] = None,
         max_documents: Annotated[int, typer.Option(min=1, help="Documents in the per-document view.")] = 200,
         max_clusters: Annotated[int, typer.Option(min=1, help="Clusters in the largest-clusters section.")] = 50,
         max_outlets: Annotated[int, typer.Option(min=1, help="Outlets in the heatmap and in removals by outlet.")] = 30,
@@ -88,15 +97,22 @@ def register(app: typer.Typer, command_class: type | None = None) -> None:
 
         Capped for large runs (the --max-* options); the page says what it left out.
 
+        OUT may be s3://bucket/prefix: the generation its manifest names is read; the page is written locally.
+
         Example: corpusclean report out -o report.html
         """
         from ..cli import _usage_exit
         from ..errors import UsageError
+        from ..storage import is_remote, local_path
         from .report import render_report
 
         started = time.perf_counter()
-        target = report_path if report_path is not None else output / "report.html"
         try:
+            if is_remote(report_path):
+                raise UsageError(f"-o {report_path}: the report is a local file; give a local path")
+            if report_path is None and is_remote(output):
+                raise UsageError(f"{output} is in an object store: give the local file to write, e.g. -o report.html")
+            target = local_path(report_path) if report_path is not None else local_path(output) / "report.html"
             written = render_report(output, target, max_documents=max_documents, max_clusters=max_clusters,
                                     max_outlets=max_outlets)
         except UsageError as error:
@@ -123,6 +139,8 @@ def register(app: typer.Typer, command_class: type | None = None) -> None:
         --cluster: the canonical text, the members and the links among them.
 
         --outlet: counts, removals by rule, who it reprints and who reprints it, clusters, documents.
+
+        OUT may be s3://bucket/prefix: the generation its manifest names is read.
 
         Example: corpusclean inspect out --doc 608ac8bdbca39748
         """

@@ -11,6 +11,9 @@
 * :func:`inspect_outlet`: counts, removals by rule, who it reprints and who reprints it, its largest
   clusters and its documents.
 
+Each takes an output folder or an ``s3://`` output (read through
+:func:`~corpusclean.views.report.open_output`, the generation its manifest names).
+
 Ids may be given in full or as an unambiguous prefix (at least 4 characters); an outlet name may differ
 in case. Anything unknown raises :class:`~corpusclean.errors.UsageError` with one line saying so.
 """
@@ -28,7 +31,7 @@ from rich.text import Text
 
 from ..errors import UsageError
 from .report import (NO_OUTLET, Block, RunOutput, cluster_members, clustered_paragraphs, document_blocks,
-                     document_rows, open_run, outlet_name, reuse_pairs)
+                     document_rows, open_output, outlet_name, reuse_pairs)
 
 MAX_LISTED = 25         # rows of the longer lists (documents of an outlet, members of a cluster, links)
 MIN_PREFIX = 4
@@ -51,9 +54,9 @@ def _resolve(run: RunOutput, table: str, column: str, given: str, what: str) -> 
         if len(matches) == 1:
             return matches[0]
         if matches:
-            raise UsageError(f"{what} id prefix {given!r} is ambiguous in {run.root} "
+            raise UsageError(f"{what} id prefix {given!r} is ambiguous in {run.where} "
                              f"(e.g. {', '.join(matches[:2])}); give more characters")
-    raise UsageError(f"no {what} with id {given!r} in {run.root}")
+    raise UsageError(f"no {what} with id {given!r} in {run.where}")
 
 
 def _num(value: Any) -> str:
@@ -114,7 +117,11 @@ def _removed_text(text: str, rule: str) -> Text:
 def inspect_document(out_dir: str | Path, doc_id: str, console: Console, full: bool = False) -> None:
     """Print one document: metadata, text with removals struck through, its links. The text stops
     after :data:`DOC_CHARS` characters, saying how much is left, unless ``full``."""
-    run = open_run(out_dir)
+    with open_output(out_dir) as run:
+        _inspect_document(run, doc_id, console, full)
+
+
+def _inspect_document(run: RunOutput, doc_id: str, console: Console, full: bool) -> None:
     doc_id = _resolve(run, "documents", "doc_id", doc_id, "document")
     doc = run.scan("documents").filter(pl.col("doc_id") == doc_id).with_columns(outlet_name()).collect().row(0, named=True)
     paragraphs, removed = document_rows(run, [doc_id])
@@ -248,7 +255,11 @@ def _block_text(block: Block) -> Text:
 
 def inspect_cluster(out_dir: str | Path, cluster_id: str, console: Console) -> None:
     """Print one cluster: canonical text, members with their link to it, links among members."""
-    run = open_run(out_dir)
+    with open_output(out_dir) as run:
+        _inspect_cluster(run, cluster_id, console)
+
+
+def _inspect_cluster(run: RunOutput, cluster_id: str, console: Console) -> None:
     cluster_id = _resolve(run, "paragraphs", "cluster_id", cluster_id, "cluster")
     members = cluster_members(run, [cluster_id], None)
     canonical = members.filter(pl.col("is_canonical")).row(0, named=True)
@@ -310,14 +321,18 @@ def _resolve_outlet(run: RunOutput, name: str) -> str:
     if len(folded) == 1:
         return folded[0]
     if not outlets:
-        raise UsageError(f"no outlet named {name!r} in {run.root}: the run has no documents")
+        raise UsageError(f"no outlet named {name!r} in {run.where}: the run has no documents")
     known = ", ".join(outlets[:12]) + (f", … ({len(outlets)} in all)" if len(outlets) > 12 else "")
-    raise UsageError(f"no outlet named {name!r} in {run.root} (outlets: {known})")
+    raise UsageError(f"no outlet named {name!r} in {run.where} (outlets: {known})")
 
 
 def inspect_outlet(out_dir: str | Path, name: str, console: Console) -> None:
     """Print one outlet: counts, removals by rule, reuse in both directions, clusters, documents."""
-    run = open_run(out_dir)
+    with open_output(out_dir) as run:
+        _inspect_outlet(run, name, console)
+
+
+def _inspect_outlet(run: RunOutput, name: str, console: Console) -> None:
     name = _resolve_outlet(run, name)
     is_outlet = pl.col("outlet") == name
     documents = (run.scan("documents").with_columns(outlet_name()).filter(is_outlet)

@@ -30,7 +30,11 @@ A 100k-document run stays fast and small because every section is capped (``max_
 ("showing 200 of 100,000 documents"). Every piece of text from the corpus reaches the page through a
 template's autoescaping; the only markup passed in as safe is the SVG of our own figures.
 
-The data-gathering helpers (:func:`open_run`, :func:`clustered_paragraphs`, :func:`reuse_pairs`,
+An output in an object store (``s3://bucket/prefix``) is read through :func:`open_output`: the tables
+of the generation its manifest names are fetched to a temporary folder for the call
+(:func:`corpusclean.storage.local_copy`), then read exactly as a local folder's.
+
+The data-gathering helpers (:func:`open_run`, :func:`open_output`, :func:`clustered_paragraphs`, :func:`reuse_pairs`,
 :func:`member_links`, :func:`document_blocks`, ...) are shared with :mod:`corpusclean.views.inspect`.
 """
 
@@ -39,17 +43,19 @@ from __future__ import annotations
 import io
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import jinja2
 import numpy as np
 import polars as pl
 from markupsafe import Markup
 
+from .. import storage
 from ..dedup.spans import SPAN_COLUMNS
 from ..errors import UsageError
 
@@ -73,16 +79,38 @@ MAX_REPRINTS_PER_DOCUMENT = 10   # reprints, and sources, listed under each docu
 
 @dataclass(frozen=True)
 class RunOutput:
-    """A finished run's folder: its manifest, and its tables scanned lazily on demand."""
+    """A finished run's folder: its manifest, and its tables scanned lazily on demand. ``label`` is
+    what messages and the page call the output when ``root`` is a local copy of it (an ``s3://`` URI)."""
 
     root: Path
     manifest: dict[str, Any]
+    label: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The output as the user named it: its folder, or its ``s3://`` URI."""
+        return self.label or str(self.root)
+
+    @property
+    def name(self) -> str:
+        """The output's last path segment (the page's title)."""
+        return self.label.rstrip("/").rsplit("/", 1)[-1] if self.label else (self.root.name or str(self.root))
 
     def scan(self, name: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.root / f"{name}.parquet")
 
 
-def open_run(out_dir: str | Path) -> RunOutput:
+@contextmanager
+def open_output(out_dir: str | Path) -> Iterator[RunOutput]:
+    """:func:`open_run` of a local folder, or of an ``s3://`` output for the ``with`` block: its
+    manifest's generation is fetched into a temporary folder (removed after the block) by
+    :func:`corpusclean.storage.local_copy`, the one place that reads an output from the store."""
+    remote = storage.is_remote(out_dir)
+    with storage.local_copy(out_dir, TABLES, optional=("reprints",)) as folder:
+        yield open_run(folder, label=storage.normalize(str(out_dir)) if remote else None)
+
+
+def open_run(out_dir: str | Path, label: str | None = None) -> RunOutput:
     """Check that ``out_dir`` holds a finished run (five tables and ``manifest.json``) and open it.
 
     Raises:
@@ -101,7 +129,7 @@ def open_run(out_dir: str | Path) -> RunOutput:
         manifest = json.loads((root / "manifest.json").read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {root / 'manifest.json'}: {exc}") from None
-    return RunOutput(root, manifest)
+    return RunOutput(root, manifest, label)
 
 
 def outlet_name(column: str = "outlet") -> pl.Expr:
@@ -885,12 +913,12 @@ def _block(block: Block, shown_clusters: set[str], shown_docs: set[str],
             "segments": segments}
 
 
-def render_report(out_dir: Path, report_path: Path, *, max_documents: int = 200, max_clusters: int = 50,
-                  max_outlets: int = 30) -> Path:
+def render_report(out_dir: str | Path, report_path: str | Path, *, max_documents: int = 200,
+                  max_clusters: int = 50, max_outlets: int = 30) -> Path:
     """Write the HTML report of the run in ``out_dir`` to ``report_path`` (atomically) and return it.
 
     Args:
-        out_dir: a finished run's output folder.
+        out_dir: a finished run's output folder, or its ``s3://bucket/prefix`` (:func:`open_output`).
         report_path: the HTML file to write; its folder must exist.
         max_documents: documents in the per-document view.
         max_clusters: clusters in the "largest clusters" section.
@@ -903,20 +931,20 @@ def render_report(out_dir: Path, report_path: Path, *, max_documents: int = 200,
                         ("max_outlets", max_outlets)):
         if value < 1:
             raise UsageError(f"{name} must be at least 1, not {value}")
-    run = open_run(out_dir)
-    chosen, total_documents = documents_to_show(run, max_documents)
-    clusters = clusters_context(run, max_clusters)
-    page = environment().get_template("report.html.j2").render(
-        title=f"corpusclean report: {run.root.name or run.root}", root=str(run.root),
-        version=run.manifest.get("version", ""),
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        shown_docs=set(chosen["doc_id"].to_list()),
-        summary=summary_context(run), reuse=reuse_context(run, max_outlets), reprints=reprints_context(run),
-        clusters=clusters, quotes=quotes_context(run), removals=removals_context(run, max_outlets),
-        errors=errors_context(run),
-        documents=documents_context(run, chosen, total_documents, clusters["ids"]),
-        limits={"members": MAX_MEMBERS_PER_CLUSTER, "blocks": MAX_BLOCKS_PER_DOCUMENT,
-                "reprints_per_document": MAX_REPRINTS_PER_DOCUMENT})
+    with open_output(out_dir) as run:
+        chosen, total_documents = documents_to_show(run, max_documents)
+        clusters = clusters_context(run, max_clusters)
+        page = environment().get_template("report.html.j2").render(
+            title=f"corpusclean report: {run.name}", root=run.where,
+            version=run.manifest.get("version", ""),
+            generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            shown_docs=set(chosen["doc_id"].to_list()),
+            summary=summary_context(run), reuse=reuse_context(run, max_outlets), reprints=reprints_context(run),
+            clusters=clusters, quotes=quotes_context(run), removals=removals_context(run, max_outlets),
+            errors=errors_context(run),
+            documents=documents_context(run, chosen, total_documents, clusters["ids"]),
+            limits={"members": MAX_MEMBERS_PER_CLUSTER, "blocks": MAX_BLOCKS_PER_DOCUMENT,
+                    "reprints_per_document": MAX_REPRINTS_PER_DOCUMENT})
     report_path = Path(report_path)
     temporary = report_path.with_name(f".{report_path.name}.{os.getpid()}.tmp")
     try:
