@@ -41,7 +41,7 @@ from .config import Config, load_config
 from .dedup.phase_b import Part, link_corpus
 from .errors import UsageError
 from .executors.local import default_workers, run_shards
-from .executors.tasks import task_runner
+from .executors.tasks import TaskStore, task_runner
 from .failpoints import failpoint
 from .readers.discover import discover
 from .readers.records import ID_SCHEME, OLD_ID_SCHEME
@@ -115,7 +115,14 @@ def run_extract(inputs: Sequence[str | Path], output: str | Path, config: Config
     with (output_folder(target, "extract") as folder,
           space_checked(output, lambda: _space_needed(output, planned["input_bytes"], planned["done_bytes"]), folder.clean_leftovers)):
         return _extract(inputs, output, config, workers, fresh, on_progress, engine, address, planned,
-                        follow_links, [output, *([str(target)] if storage.is_remote(target) else []), *exclude])
+                        follow_links, [output, *([str(target)] if storage.is_remote(target) else []), *exclude],
+                        _work_uri(target))
+
+
+def _work_uri(target: str | Path) -> str | None:
+    """``OUT/_work`` in the object store for an ``s3://`` output (where a Ray run's nodes exchange
+    shards and phase-B task files), else None."""
+    return storage.join(str(target), "_work") if storage.is_remote(target) else None
 
 
 def _space_needed(output: Path, input_bytes: int, done_bytes: int = 0) -> int:
@@ -131,13 +138,16 @@ def _space_needed(output: Path, input_bytes: int, done_bytes: int = 0) -> int:
 
 def _extract(inputs: Sequence[str | Path], output: Path, config: Config, workers: int | None, fresh: bool,
              on_progress: ProgressCallback | None, engine: str, address: str | None,
-             planned: dict[str, int], follow_links: bool, exclude: list[Path]) -> dict[str, Any]:
+             planned: dict[str, int], follow_links: bool, exclude: list[Path],
+             work_uri: str | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     context = Context.from_config(config)
     work = output / "_work"
     shards_dir = work / "shards"
     if fresh:
         shutil.rmtree(work, ignore_errors=True)
+        if work_uri:
+            storage.delete_prefix(work_uri)  # a Ray run's shards there would be taken again
     shards_dir.mkdir(parents=True, exist_ok=True)
     workers = workers or default_workers()
 
@@ -195,7 +205,9 @@ def _extract(inputs: Sequence[str | Path], output: Path, config: Config, workers
         run_shards(todo, context.to_json(), shards_dir, workers, advance, finished_before=units - len(todo))
     elif engine == "ray":
         from .executors.ray_engine import run_shards_ray
-        run_shards_ray(todo, context.to_json(), shards_dir, address=address, num_cpus=workers, on_done=advance)
+        # with an object-store output the nodes share no folder: the shards go through OUT/_work/shards
+        run_shards_ray(todo, context.to_json(), shards_dir, address=address, num_cpus=workers, on_done=advance,
+                       store=storage.join(work_uri, "shards") if work_uri else None)
     else:
         raise UsageError(f"unknown engine {engine!r}: use local or ray")
     failpoint("extract.shards_done")
@@ -327,7 +339,10 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
         if on_progress:
             on_progress("dedup", steps.index(name), len(steps), 0)
 
-    with task_runner(engine, workers, address) as runner:
+    work_uri = _work_uri(getattr(folder, "uri", output))
+    # on Ray with an object-store output, phase B's task files go through OUT/_work/phase_b there
+    store = TaskStore(work_uri, work) if engine == "ray" and work_uri else None
+    with task_runner(engine, workers, address, store=store) as runner:
         linked = link_corpus(parts, dedup, on_step, runner=runner, work=work / "phase_b")
     on_step("write")
     failpoint("dedup.linked")
@@ -366,6 +381,11 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
     except BaseException:
         folder.abandon(staging)
         raise
+    if work_uri and not keep_work:  # as the local _work goes: a Ray run's shards and task files
+        try:
+            storage.delete_prefix(work_uri)
+        except Exception:  # noqa: BLE001 - published already; the next run's end tries again
+            pass
     if on_progress:
         on_progress("dedup", len(steps), len(steps), 0)
     return RunResult(output, manifest["counts"], timings, manifest, uri=getattr(folder, "uri", None))

@@ -24,6 +24,16 @@ Layout::
 
     OUT/_work/shards/shard-00000-<hash>/{documents,paragraphs,removed,errors,fingerprints}.parquet
     OUT/_work/shards/shard-00001-<hash>.piece-000-<hash>/...   (until the pieces are merged)
+
+In an object store (a Ray run with an ``s3://`` output, :mod:`corpusclean.executors.ray_engine`), S3
+having no rename, a shard's objects are uploaded by the worker that made them (:func:`upload_shard`)
+and a marker object written last says the shard is whole::
+
+    s3://bucket/out/_work/shards/shard-00000-<hash>/{documents,...,fingerprints}.parquet
+    s3://bucket/out/_work/shards/shard-00000-<hash>/_SHARD.json    {"tables": {name: bytes}, ...}
+
+A shard without its marker does not exist (a killed upload is done again, over it); the driver copies
+a marked shard into its local folder (:func:`fetch_shard`), atomically as :func:`write_shard` does.
 """
 
 from __future__ import annotations
@@ -223,3 +233,62 @@ def read_shard(shards_dir: Path, name: str, skip: dict[str, tuple[str, ...]] | N
         else:
             read[table] = pl.read_parquet(path, columns=columns)
     return read
+
+
+#: The object written last into a shard's prefix in an object store: the shard is complete.
+SHARD_MARKER = "_SHARD.json"
+
+
+def shard_done_in_store(uri: str, name: str) -> dict[str, Any] | None:
+    """The marker of shard ``name`` under the store prefix ``uri`` (``OUT/_work/shards``), or None."""
+    from . import storage
+
+    return storage.read_json(storage.join(uri, name, SHARD_MARKER))
+
+
+def upload_shard(folder: Path, uri: str) -> int:
+    """The tables of the finished shard ``folder`` to ``uri/<its name>/``, then its marker (last);
+    the bytes uploaded. A second upload of the same shard (a retried task) writes the same bytes."""
+    import socket
+
+    from . import storage
+
+    prefix = storage.join(uri, folder.name)
+    tables = {path.name: storage.upload_file(path, storage.join(prefix, path.name))
+              for path in sorted(folder.iterdir()) if path.is_file() and path.name.endswith(".parquet")}
+    storage.put_json(storage.join(prefix, SHARD_MARKER),
+                     {"tables": tables, "host": socket.gethostname(), "pid": os.getpid()})
+    return sum(tables.values())
+
+
+def fetch_shard(uri: str, name: str, shards_dir: Path) -> int:
+    """Copy the complete shard ``name`` from the store prefix ``uri`` into ``shards_dir/name`` (into a
+    temporary folder, renamed into place: atomic); the bytes fetched (0 when the folder is there).
+
+    Raises:
+        OSError: the shard has no marker in the store, or an object is missing or of another size.
+    """
+    from . import storage
+
+    final = shards_dir / name
+    if final.is_dir():
+        return 0
+    marker = shard_done_in_store(uri, name)
+    if marker is None:
+        raise OSError(f"shard {name}: no {SHARD_MARKER} under {uri}/{name}: it was not uploaded whole")
+    temporary = shards_dir / f".{name}.{os.getpid()}.fetch"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    fetched = 0
+    try:
+        for table, size in sorted(marker["tables"].items()):
+            got = storage.fetch_object(storage.join(uri, name, table), temporary / table)
+            if got != size:
+                raise OSError(f"shard {name}: {table} has {got} bytes in the store, its marker says {size}")
+            fetched += got
+        os.rename(temporary, final)
+    except OSError:
+        shutil.rmtree(temporary, ignore_errors=True)
+        if not final.is_dir():
+            raise
+    return fetched

@@ -492,3 +492,73 @@ def local_copy(output: str | os.PathLike, tables: tuple[str, ...], optional: tup
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
+
+# -- work files in the store (a Ray run's shards and phase-B task files under OUT/_work) ---------------
+def upload_file(path: str | Path, uri: str) -> int:
+    """The local file ``path`` to the object ``uri`` (multipart for a large one: an object appears
+    whole or not at all); its size in bytes."""
+    from pyarrow import fs as pafs
+
+    pafs.copy_files(str(path), _arrow_path(uri), source_filesystem=pafs.LocalFileSystem(),
+                    destination_filesystem=filesystem())
+    return os.path.getsize(path)
+
+
+def fetch_object(uri: str, target: str | Path) -> int:
+    """The object ``uri`` into the local file ``target``, atomically (a temporary name beside it, then
+    renamed: a killed fetch leaves no half file there); its size in bytes."""
+    target = Path(target)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        _download(uri, temporary)
+        os.replace(temporary, target)
+    finally:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+    return target.stat().st_size
+
+
+def put_json(uri: str, data: dict[str, Any]) -> None:
+    """A small JSON object to ``uri``, in one PUT (a marker, written last)."""
+    bucket, key = split(uri)
+    client().put_object(Bucket=bucket, Key=key, Body=json.dumps(data, sort_keys=True).encode(),
+                        ContentType="application/json")
+
+
+def object_version(uri: str) -> str | None:
+    """The ETag of the object ``uri`` (changes with its bytes), or None when there is none."""
+    from botocore import exceptions as be
+
+    bucket, key = split(uri)
+    try:
+        return str(client().head_object(Bucket=bucket, Key=key)["ETag"])
+    except be.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise
+
+
+def list_versions(uri: str) -> dict[str, tuple[int, str]]:
+    """Every object under the prefix ``uri`` (as a folder: ``uri/...``): its URI -> (size, ETag)."""
+    bucket, key = split(uri)
+    found = {}
+    pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key + "/" if key else "")
+    for page in pages:
+        for item in page.get("Contents", []):
+            found[f"s3://{bucket}/{item['Key']}"] = (int(item["Size"]), str(item["ETag"]))
+    return found
+
+
+def delete_prefix(uri: str) -> int:
+    """Delete every object under the prefix ``uri`` (as a folder: ``uri/...``); how many there were."""
+    bucket, key = split(uri)
+    s3 = client()
+    deleted = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key + "/" if key else ""):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    return deleted

@@ -2,7 +2,8 @@
 
 The module starts one cluster for both tests (:func:`cluster`): a head (``ray start --head``, 1 CPU)
 and a second node (``ray start --address``, 1 CPU, a raylet of its own with its own temp dir) on
-this machine, with token authentication (a fresh token in the cluster's temp dir, never
+this machine, each node with its own ``CORPUSCLEAN_WORK_ROOT`` and ``TMPDIR`` (not the driver's: a
+path the driver makes is not one a node writes, as on machines of their own), with token authentication (a fresh token in the cluster's temp dir, never
 ``~/.ray``), usage stats off and no dashboard. Each ``ray start`` runs with ``--block``, so it stays
 the parent of its node's processes and stopping it stops them; the finalizer then kills what is left
 of their process groups and checks that no process of the cluster remains. (``ray stop`` is not used:
@@ -17,7 +18,10 @@ and a small generated crawl (about 100 text pages), in shards of 2 files, so the
 tasks. The inputs and the outputs are in a bucket of a real S3-compatible server (moto's standalone
 server on 127.0.0.1, :mod:`tests.s3server`), whose credentials the nodes have in their environment, as
 a cluster's nodes would; where moto is not installed, in folders. The reference is a local-engine run
-over the same inputs into the same store. Which node ran a shard is seen from the processes: a Ray worker is a child of its node's
+over the same inputs into the same store. With the output in the store, the shards and phase B's task
+files cross between the nodes through ``OUT/_work/`` there (no shared folder): the run keeps its work
+(``--keep-work``) and the test checks the objects, their markers, and that the nodes wrote shards only
+in their own temporary folders. Which node ran a shard is seen from the processes: a Ray worker is a child of its node's
 raylet and, while it runs a task, its process title is ``ray::<task name>`` (``ray::IDLE`` between
 tasks); that is also how the fault test finds a worker to ``kill -9`` in the middle of a shard. That
 the task was then run again, the driver's own Ray log says (``WORKER_DIED``, ``Will resubmit task``):
@@ -108,14 +112,21 @@ class Cluster:
         self.address = f"127.0.0.1:{self.port}"
         self.starters: list[subprocess.Popen] = []
         self.raylets: dict[str, psutil.Process] = {}  # "head" / "worker" -> its raylet
+        # each node's own work root and temporary folder (the driver has the env's CORPUSCLEAN_WORK_ROOT)
+        self.node_dirs = {name: {"work": self.base / f"{name}-work", "tmp": self.base / f"{name}-tmp"}
+                          for name in ("head", "worker")}
         self.nodes: list[dict] = []
 
     def _start(self, name: str, args: list[str]) -> subprocess.Popen:
+        dirs = self.node_dirs[name]
+        for folder in dirs.values():
+            folder.mkdir()
+        env = {**self.env, "CORPUSCLEAN_WORK_ROOT": str(dirs["work"]), "TMPDIR": str(dirs["tmp"])}
         log = open(self.base / f"{name}.log", "w")
         with log:
             process = subprocess.Popen([RAY, "start", "--block", "--num-cpus", "1", "--node-ip-address", "127.0.0.1",
                                         "--temp-dir", str(self.base / name), "--disable-usage-stats", *_node_ports(),
-                                        *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                        *args], env=env, stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
         self.starters.append(process)
         return process
@@ -291,13 +302,13 @@ def local(where, config) -> str:
 
 
 def _run_on_cluster(cluster: Cluster, source: str, config: Path, out: str, watch,
-                    stderr: Path) -> subprocess.CompletedProcess:
-    """The command line with ``--engine ray --address`` the cluster, ``watch()`` called every few ms
-    while it runs (its stderr kept in the file ``stderr``)."""
+                    stderr: Path, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """The command line with ``--engine ray --address`` the cluster (and ``extra`` options),
+    ``watch()`` called every few ms while it runs (its stderr kept in the file ``stderr``)."""
     with open(stderr, "w") as errors:
         process = subprocess.Popen(
             [sys.executable, "-m", "corpusclean", "run", source, "-o", out, "-c", str(config),
-             "--engine", "ray", "--address", cluster.address, "--quiet"],
+             "--engine", "ray", "--address", cluster.address, "--quiet", *extra],
             cwd=REPO, env=cluster.env, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True)
         try:
             deadline = time.monotonic() + 600
@@ -354,18 +365,79 @@ def test_cluster_has_two_nodes_and_refuses_a_driver_without_the_token(cluster):
 
 def test_two_node_cluster_gives_the_local_tables(cluster, where, config, local, tmp_path):
     nodes_seen: dict[str, set[int]] = {"head": set(), "worker": set()}
+    scratch_seen: dict[str, set[str]] = {"head": set(), "worker": set()}  # shard scratch folders per node
+    remote = where.env is not None
+    out = where.out("ray")
+    driver_shards = None
+    if remote:
+        from corpusclean import storage
+
+        driver_shards = storage.work_folder(out) / "_work" / "shards"
+    in_driver_folder: set[str] = set()  # temporary entries seen in the driver's shard folder
 
     def watch() -> None:
         for pid, node in cluster.shard_workers().items():
             nodes_seen[node].add(pid)
+        if remote:
+            for node, dirs in cluster.node_dirs.items():
+                scratch_seen[node].update(entry.name for entry in dirs["tmp"].glob("corpusclean-shard-*"))
+            if driver_shards.is_dir():
+                in_driver_folder.update(entry.name for entry in driver_shards.iterdir() if entry.name.startswith("."))
 
-    out = where.out("ray")
-    completed = _run_on_cluster(cluster, where.source, config, out, watch, tmp_path / "ray.stderr")
+    completed = _run_on_cluster(cluster, where.source, config, out, watch, tmp_path / "ray.stderr",
+                                ("--keep-work",) if remote else ())
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stderr == "", completed.stderr[-3000:]  # --quiet: nothing of Ray's either
     # shards ran on both nodes, in workers of each node's raylet
     assert nodes_seen["head"] and nodes_seen["worker"], nodes_seen
     _assert_same_tables(where, out, local)
+    if remote:
+        _assert_work_went_through_the_store(cluster, out, driver_shards, scratch_seen, in_driver_folder,
+                                            completed.pid)
+
+
+def _assert_work_went_through_the_store(cluster: Cluster, out: str, driver_shards: Path,
+                                        scratch_seen: dict[str, set[str]], in_driver_folder: set[str],
+                                        driver_pid: int) -> None:
+    """With ``--keep-work``: every shard is in the bucket with its marker, and phase B's task results
+    too; the nodes made their shards in their own temporary folders, and into the driver's shard folder
+    only the driver wrote (its fetches), each local shard the same bytes as the bucket's."""
+    from corpusclean import storage
+    from corpusclean.shards import SHARD_MARKER
+
+    objects = storage.list_versions(storage.join(out, "_work"))
+    shards: dict[str, dict[str, int]] = {}
+    for uri, (size, _) in objects.items():
+        relative = uri.split("/_work/", 1)[1]
+        if relative.startswith("shards/"):
+            _, name, file = relative.split("/")
+            shards.setdefault(name, {})[file] = size
+    local_shards = {entry.name for entry in driver_shards.iterdir() if not entry.name.startswith(".")}
+    assert local_shards and set(shards) == local_shards, (sorted(shards), sorted(local_shards))
+    for name, files in shards.items():
+        assert SHARD_MARKER in files, name
+        marker = storage.read_json(storage.join(out, "_work", "shards", name, SHARD_MARKER))
+        assert marker["tables"] == {file: size for file, size in files.items() if file != SHARD_MARKER}
+        assert {path.name: path.stat().st_size for path in (driver_shards / name).iterdir()} == marker["tables"]
+    phase_b = sorted(uri.split("/_work/phase_b/", 1)[1] for uri in objects if "/_work/phase_b/" in uri)
+    assert "near/rows.parquet" in phase_b and "contained/rows.parquet" in phase_b, phase_b
+    assert sum(name.startswith("near/band-") for name in phase_b) >= 8, phase_b
+    assert any(name.startswith("contained/partition-") and name.endswith("/df.parquet") for name in phase_b)
+    # the nodes: shards made in their own TMPDIR (seen while the run went), nothing in their work roots
+    assert scratch_seen["head"] and scratch_seen["worker"], scratch_seen
+    for dirs in cluster.node_dirs.values():
+        assert not any(dirs["work"].iterdir()), list(dirs["work"].iterdir())
+        assert not list(dirs["tmp"].glob("corpusclean-shard-*"))  # every scratch removed
+    caches = {node: sum(path.stat().st_size for path in dirs["tmp"].glob("corpusclean-task-cache-*/*")
+                        if not path.name.startswith("."))
+              for node, dirs in cluster.node_dirs.items()}
+    assert any(caches.values()), caches  # phase B's tasks read their inputs through a node cache
+    # the driver's shard folder: only its own fetches' temporary folders were ever seen there
+    assert all(entry.endswith(f".{driver_pid}.fetch") for entry in in_driver_folder), in_driver_folder
+    shard_bytes = sum(size for files in shards.values() for size in files.values())
+    phase_b_bytes = sum(size for uri, (size, _) in objects.items() if "/_work/phase_b/" in uri)
+    print(f"\nthrough the store: shards {len(shards)} x up+down {shard_bytes} B; phase B objects "
+          f"{len(phase_b)} {phase_b_bytes} B; node caches {caches} B")
 
 
 def test_a_worker_killed_in_a_shard_is_retried(cluster, where, config, local, tmp_path):

@@ -15,8 +15,10 @@ The band searches of step 2 and the posting reductions of step 4 are tasks (:fun
 :func:`postings_task`) on a task runner (:mod:`corpusclean.executors.tasks`: in this process, a local
 process pool, or Ray): each reads its band column or shingle partition from the parts' Parquet files
 itself, given paths, row offsets and a row filter written as a file, and writes its result under the
-run's ``_work/phase_b``; the driver reads the results back. The same tasks run whatever the runner,
-so the tables are the same.
+run's ``_work/phase_b``; the driver reads the results back. On Ray with an ``s3://`` output those
+files cross between the nodes through the store's ``OUT/_work`` (task files,
+:class:`~corpusclean.executors.tasks.TaskFiles`): no node needs a folder another one sees. The same
+tasks run whatever the runner, so the tables are the same.
 
 Memory: the metadata (tens of bytes a paragraph), one band or one shingle partition at a time (in
 each task's process), the candidate pairs, the reduced postings of all partitions, and the shingles
@@ -42,7 +44,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import polars as pl
 
-from ..executors.tasks import SerialRunner, TaskRunner
+from ..executors.tasks import SerialRunner, TaskFiles, TaskRunner, task_child, task_input, task_output
 from ..extractors.outlet import slug
 from ..schema import CLUSTER_COLUMNS, LINKS
 from ..writers.parquet import write_table
@@ -195,21 +197,23 @@ def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup
     representative's exact copies elsewhere (:func:`_through_copies`).
 
     Each band is a task on ``runner`` (:func:`near_band_task`), which reads its band column from the
-    parts itself and writes its candidate pairs under ``work``; here they are read back, merged and
-    verified.
+    parts itself and writes its candidate pairs under ``work`` (through the store, with the runner's
+    :class:`~corpusclean.executors.tasks.TaskStore`); here they are read back, merged and verified.
     """
-    with _task_folder(work, "near") as folder:
-        rows = folder / "rows.parquet"
+    with _task_folder(work, "near", runner) as files:
+        rows = files.path("rows.parquet")
         write_table(meta.filter(pl.col("_eligible") & pl.col("_representative")).select(
             pl.col("row").cast(pl.UInt32), "is_new"), rows)
-        tasks = [{"fingerprints": [str(part.fingerprints) for part in parts], "offsets": [int(o) for o in offsets],
-                  "band": band, "column": column, "rows": str(rows), "all_new": bool(meta["is_new"].all()),
-                  "max_bucket_size": int(dedup["max_bucket_size"]), "out": str(folder / f"band-{band:03d}.parquet")}
+        fingerprints, rows_ref = [files.share(part.fingerprints) for part in parts], files.share(rows)
+        tasks = [{"fingerprints": fingerprints, "offsets": [int(o) for o in offsets],
+                  "band": band, "column": column, "rows": rows_ref, "all_new": bool(meta["is_new"].all()),
+                  "max_bucket_size": int(dedup["max_bucket_size"]), "out": files.out(f"band-{band:03d}.parquet")}
                  for band, column in enumerate(band_columns(dedup))]
         done = (runner or SerialRunner()).map(near_band_task, tasks)
-        _tally(tally, [result["path"] for result in done])
+        paths = [files.fetch(result["path"]) for result in done]
+        _tally(tally, paths)
         # pairs repeat across bands: keep one copy (sorted, so that nothing below sees task order)
-        found = (pl.scan_parquet([result["path"] for result in done], schema=PAIRS).unique().sort("left", "right")
+        found = (pl.scan_parquet(paths, schema=PAIRS).unique().sort("left", "right")
                  .collect() if done else pl.DataFrame(schema=PAIRS))
     candidates = _worth_linking(found, meta, same_document=True)
     measured = _measure(parts, offsets, candidates)
@@ -223,18 +227,22 @@ def near_band_task(task: dict[str, Any]) -> dict[str, Any]:
     ``task`` (plain values, see :mod:`corpusclean.executors.tasks`): ``fingerprints`` (the parts'
     Parquet files) and ``offsets`` (their first global rows), ``column`` (the band's column), ``rows``
     (a Parquet file of the rows to band, ``row`` and ``is_new``), ``all_new`` (else only buckets
-    holding a new row count), ``max_bucket_size``. Returns the band, its pair count and the path.
+    holding a new row count), ``max_bucket_size``. Files are task files (local paths, or objects of
+    the store fetched into the node's cache: :func:`~corpusclean.executors.tasks.task_input`), and
+    ``out`` a path or a URI (:func:`~corpusclean.executors.tasks.task_output`). Returns the band, its
+    pair count and ``out``.
     """
     band = int(task["band"])
-    rows = pl.scan_parquet(task["rows"])
-    frame = _scan_paths(task["fingerprints"], task["offsets"], [task["column"]]).select(
+    rows = pl.scan_parquet(task_input(task["rows"]))
+    frame = _scan_paths([task_input(ref) for ref in task["fingerprints"]], task["offsets"], [task["column"]]).select(
         "row", pl.lit(band, dtype=pl.UInt16).alias("band"), pl.col(task["column"]).alias("band_hash"))
     frame = frame.join(rows.select("row"), on="row")
     if not task["all_new"]:
         touched = frame.join(rows.filter(pl.col("is_new")).select("row"), on="row").select("band_hash").unique()
         frame = frame.join(touched, on="band_hash")
     pairs = candidate_pairs(frame.collect(), max_bucket_size=task["max_bucket_size"])
-    write_table(pairs, Path(task["out"]))
+    with task_output(task["out"]) as path:
+        write_table(pairs, path)
     return {"band": band, "pairs": pairs.height, "path": task["out"]}
 
 
@@ -320,21 +328,24 @@ def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, 
     elif method == "prefix":
         frequent = np.zeros(meta.height, dtype=np.int64)
         reduced = []
-        with _task_folder(work, "contained") as folder:
-            rows = folder / "rows.parquet"
+        with _task_folder(work, "contained", runner) as files:
+            rows = files.path("rows.parquet")
             write_table(usable.select(pl.col("row").cast(pl.UInt32), "is_new"), rows)
-            tasks = [{"fingerprints": [str(part.fingerprints) for part in parts], "offsets": [int(o) for o in offsets],
-                      "rows": str(rows), "n_rows": meta.height, "mod": int(mod), "partitions": partitions,
+            fingerprints, rows_ref = [files.share(part.fingerprints) for part in parts], files.share(rows)
+            tasks = [{"fingerprints": fingerprints, "offsets": [int(o) for o in offsets],
+                      "rows": rows_ref, "n_rows": meta.height, "mod": int(mod), "partitions": partitions,
                       "partition": partition, "max_posting": int(dedup["max_posting"]), "only_new": only_new,
-                      "out": str(folder / f"partition-{partition:05d}")}
+                      "out": files.out(f"partition-{partition:05d}")}
                      for partition in range(partitions)]
             done = (runner or SerialRunner()).map(postings_task, tasks)
-            _tally(tally, [result[name] for result in done for name in ("posting_rows", "df", "frequent")], len(done))
-            for result in done:
-                counted = pl.read_parquet(result["frequent"])
+            written = [{name: files.fetch(result[name]) for name in ("posting_rows", "df", "frequent")}
+                       for result in done]
+            _tally(tally, [paths[name] for paths in written for name in ("posting_rows", "df", "frequent")], len(done))
+            for paths in written:
+                counted = pl.read_parquet(paths["frequent"])
                 frequent[counted["row"].to_numpy()] += counted["frequent"].to_numpy()
-                reduced.append((pl.read_parquet(result["posting_rows"])["row"].to_numpy(),
-                                pl.read_parquet(result["df"])["df"].to_numpy()))
+                reduced.append((pl.read_parquet(paths["posting_rows"])["row"].to_numpy(),
+                                pl.read_parquet(paths["df"])["df"].to_numpy()))
                 del counted
         rows = _containment_rows(usable, lengths, frequent)
         pairs = prefix_candidates(reduced, rows, least=least, min_shared=dedup["min_shared_shingles"],
@@ -370,10 +381,12 @@ def postings_task(task: dict[str, Any]) -> dict[str, Any]:
 
     ``task`` (plain values, see :mod:`corpusclean.executors.tasks`): ``fingerprints``, ``offsets``,
     ``rows`` (a Parquet file of the usable rows, ``row`` and ``is_new``), ``n_rows`` (all rows),
-    ``mod``, ``partitions``, ``partition``, ``max_posting``, ``only_new``. Returns counts and paths.
+    ``mod``, ``partitions``, ``partition``, ``max_posting``, ``only_new``; task files as in
+    :func:`near_band_task` (``out`` a folder's path or URI). Returns counts and the three files' names.
     """
-    usable = pl.scan_parquet(task["rows"])
-    postings = _partition_postings(_scan_paths(task["fingerprints"], task["offsets"], ["shingles"]),
+    usable = pl.scan_parquet(task_input(task["rows"]))
+    postings = _partition_postings(_scan_paths([task_input(ref) for ref in task["fingerprints"]], task["offsets"],
+                                               ["shingles"]),
                                    usable.select("row"), int(task["mod"]), int(task["partitions"]),
                                    int(task["partition"])).select("row", "hash").collect()
     row, hash_ = postings["row"].to_numpy(), postings["hash"].to_numpy()
@@ -389,14 +402,16 @@ def postings_task(task: dict[str, Any]) -> dict[str, Any]:
     frequent = np.zeros(n_rows, dtype=np.int64)
     posting_rows, df = reduce_postings(row, hash_, int(task["max_posting"]), frequent, new=new)
     del row, hash_
-    out = Path(task["out"])
-    out.mkdir(parents=True, exist_ok=True)
     held = np.flatnonzero(frequent)
-    paths = {"posting_rows": out / "posting_rows.parquet", "df": out / "df.parquet", "frequent": out / "frequent.parquet"}
-    write_table(pl.DataFrame({"row": posting_rows}, schema={"row": pl.UInt32}), paths["posting_rows"])
-    write_table(pl.DataFrame({"df": df}, schema={"df": pl.UInt32}), paths["df"])
-    write_table(pl.DataFrame({"row": held.astype(np.uint32), "frequent": frequent[held]},
-                             schema={"row": pl.UInt32, "frequent": pl.Int64}), paths["frequent"])
+    paths = {name: task_child(task["out"], f"{name}.parquet") for name in ("posting_rows", "df", "frequent")}
+    tables = {"posting_rows": pl.DataFrame({"row": posting_rows}, schema={"row": pl.UInt32}),
+              "df": pl.DataFrame({"df": df}, schema={"df": pl.UInt32}),
+              "frequent": pl.DataFrame({"row": held.astype(np.uint32), "frequent": frequent[held]},
+                                       schema={"row": pl.UInt32, "frequent": pl.Int64})}
+    for name, table in tables.items():
+        with task_output(paths[name]) as path:
+            write_table(table, path)
+    del tables
     return {"partition": int(task["partition"]), "postings": n_postings, "reduced": int(posting_rows.shape[0]),
             "hashes": int(df.shape[0]), "frequent_rows": int(held.shape[0]),
             **{name: str(path) for name, path in paths.items()}}
@@ -411,18 +426,31 @@ def _tally(tally: dict[str, int] | None, paths: list[str], tasks: int | None = N
 
 
 @contextmanager
-def _task_folder(work: Path | None, name: str) -> Iterator[Path]:
-    """A fresh folder for one step's task files: ``work/name`` (emptied first, removed after), or a
-    temporary folder without ``work``. The tasks' workers must see it (on a cluster: ``OUT``'s storage)."""
+def _task_folder(work: Path | None, name: str, runner: TaskRunner | None = None) -> Iterator[TaskFiles]:
+    """The task files of one step (:class:`~corpusclean.executors.tasks.TaskFiles`): the local folder
+    ``work/name`` (emptied first, removed after), or a temporary folder without ``work``, which the
+    tasks' workers see (this machine's processes, or a cluster's nodes on shared storage); with the
+    runner's store (Ray, an ``s3://`` output), also ``OUT/_work/phase_b/name`` in the store, emptied
+    first and kept until the run ends (``--keep-work`` keeps it)."""
+    store = getattr(runner, "store", None)
+
+    def files(folder: Path) -> TaskFiles:
+        found = TaskFiles(folder, store, name)
+        if found.prefix is not None:
+            from .. import storage
+
+            storage.delete_prefix(found.prefix)  # a killed run's files
+        return found
+
     if work is None:
         with tempfile.TemporaryDirectory(prefix=f"corpusclean-{name}-") as folder:
-            yield Path(folder)
+            yield files(Path(folder))
         return
     folder = Path(work) / name
     shutil.rmtree(folder, ignore_errors=True)  # a killed run's files
     folder.mkdir(parents=True)
     try:
-        yield folder
+        yield files(folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -487,8 +515,8 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
 
     ``runner`` runs the partitions of steps 2 and 4 (the near search's bands, the contained search's
     hash partitions; default: in this process, one after the other), which read the parts and write
-    their results under ``work`` (default: a temporary folder; with Ray on a cluster, a folder every
-    node sees, as ``OUT/_work`` is). The tables do not depend on the runner.
+    their results under ``work`` (default: a temporary folder; with the runner's task store, an
+    ``s3://`` output's ``_work``, through the store). The tables do not depend on the runner.
     """
     step = on_step or (lambda name: None)
     meta = _read_meta(parts)

@@ -2,9 +2,24 @@
 
 Each Ray task receives shard descriptions (plain strings, cheap to ship; a piece of a large JSONL
 file as its line range), runs :func:`corpusclean.shards.process_shard` — the very function the local
-process pool runs — and returns one summary row per shard. Shard tables are written by the workers
-under ``OUT/_work/shards``, so on a cluster ``OUT`` must be on storage every node sees (NFS or
-similar); phase B then reads those files on the driver. Resumption works as locally: shards already finished are not submitted.
+process pool runs — and returns one summary row per shard. Resumption works as locally: shards already
+finished are not submitted.
+
+Where the shard tables go:
+
+* **An object-store output** (``-o s3://bucket/out``; the run's ``store``, ``OUT/_work/shards``): a
+  worker writes its shard into a scratch folder of its own node (under the node's temporary folder,
+  ``TMPDIR``), uploads it to ``s3://bucket/out/_work/shards/<shard>/`` with a marker object written
+  last (:func:`corpusclean.shards.upload_shard`), removes the scratch and returns. The driver then
+  fetches each finished shard into its local work folder (:func:`corpusclean.shards.fetch_shard`,
+  renamed into place), so phase B and the final write on the driver read local files as for any run.
+  No folder is shared between the nodes: no NFS is needed, only the store, which every node reaches
+  with its own credentials (``AWS_*`` in the environment of its ``ray start``). A task whose shard has
+  its marker already (a retry, or a resumed run whose driver lost its local copy) keeps that copy.
+  Phase B's tasks then exchange their files through ``OUT/_work/phase_b/`` too
+  (:class:`corpusclean.executors.tasks.TaskStore`).
+* **A local output**: the workers write under ``OUT/_work/shards`` directly, so on a cluster ``OUT``
+  must be on storage every node sees at the same path (NFS or similar).
 
 When this run started its Ray job itself, a worker process settles before its first shard, as in the
 local pool (:func:`corpusclean.executors.local.settle_worker`); in a job of the caller's, the workers
@@ -25,8 +40,9 @@ for ``auto``. A refused or unreachable cluster is a :class:`~corpusclean.errors.
 
 Fault tolerance: a shard task whose worker process dies (``kill -9``, the out-of-memory killer, a node
 lost) is run again on any node, by Ray Data's own default for its tasks (``max_retries=-1``: without
-limit); a shard is written atomically, so a half-written one is never seen, and a retry that finds
-the shard already in place keeps that copy. An exception in a shard (a bug, a full disk) is not
+limit); a shard is written atomically (a local folder renamed into place; in the store, the marker
+last), so a half-written one is never seen, and a retry that finds the shard already in place keeps
+that copy. An exception in a shard (a bug, a full disk) is not
 retried (Ray Data retries only Ray's system errors): it ends the run, which resumes from the shards
 already done. A shard that kills its worker every time is therefore retried until the run is stopped
 (Ctrl-C); Ray's logs (``/tmp/ray/session_latest/logs`` on each node) say why. A bound would need
@@ -40,13 +56,15 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import astuple
 from pathlib import Path
 from typing import Callable
 
 from ..errors import UsageError
 from ..readers.discover import InputFile, Piece
-from ..shards import Shard, process_shard
+from ..shards import Shard, fetch_shard, process_shard, shard_done_in_store, upload_shard
 from ..storage import input_path
 from .local import settle_worker
 
@@ -66,18 +84,59 @@ def _piece(text: str) -> Piece | None:
     return Piece(*map(int, text.split(","))) if text else None
 
 
-def _process_batch(batch: dict, context_json: str, shards_dir: str, settle: bool) -> dict[str, list]:
+#: The prefix of a worker's scratch folders (``<tempdir>/corpusclean-shard-<pid>-...``).
+SCRATCH_PREFIX = "corpusclean-shard-"
+
+
+def _clean_scratch() -> None:
+    """Remove the scratch folders on this node of workers that died (``kill -9``) while they held one."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        try:
+            pid = int(folder.name[len(SCRATCH_PREFIX):].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, OSError):
+            pass
+
+
+def _shard_to_store(shard: Shard, context_json: str, store: str) -> tuple[int, int, int]:
+    """Phase A for one shard in a scratch folder of this node, uploaded to ``store/<shard>/`` (marker
+    last). Returns ``(shard index, files done, bytes uploaded)``; a shard whose marker is there
+    already (a retry, a resumed run) is kept, not made again."""
+    if shard_done_in_store(store, shard.name) is not None:
+        return shard.index, len(shard.files), 0
+    scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+    try:
+        index, done = process_shard(shard, context_json, scratch)
+        if shard_done_in_store(store, shard.name) is not None:  # another attempt finished first: keep its copy
+            return index, done, 0
+        return index, done, upload_shard(Path(scratch) / shard.name, store)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _process_batch(batch: dict, context_json: str, shards_dir: str, settle: bool,
+                   store: str | None = None) -> dict[str, list]:
     if settle and context_json not in _SETTLED:  # once per worker process, like the local pool's initializer
         settle_worker(context_json)
         _SETTLED.add(context_json)
-    indexes, counts = [], []
+    if store and "scratch" not in _SETTLED:
+        _clean_scratch()
+        _SETTLED.add("scratch")
+    indexes, counts, uploaded = [], [], []
     for i in range(len(batch["index"])):
         files = tuple(InputFile(input_path(str(path)), source, outlet or None, _piece(str(piece))) for path, source, outlet, piece
                       in zip(batch["paths"][i], batch["source_paths"][i], batch["folder_outlets"][i], batch["pieces"][i]))
-        index, done = process_shard(Shard(int(batch["index"][i]), files, str(batch["name"][i])), context_json, shards_dir)
+        shard = Shard(int(batch["index"][i]), files, str(batch["name"][i]))
+        if store:
+            index, done, sent = _shard_to_store(shard, context_json, store)
+        else:
+            (index, done), sent = process_shard(shard, context_json, shards_dir), 0
         indexes.append(index)
         counts.append(done)
-    return {"index": indexes, "files": counts}
+        uploaded.append(sent)
+    return {"index": indexes, "files": counts, "bytes": uploaded}
 
 
 def _quiet_ray() -> None:
@@ -114,15 +173,22 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
 
 
 def run_shards_ray(shards: list[Shard], context_json: str, shards_dir: Path, address: str | None = None,
-                   num_cpus: int | None = None, on_done: Callable[[Shard], None] | None = None) -> None:
-    """Process ``shards`` on Ray Data; see the module docstring for local versus cluster use."""
+                   num_cpus: int | None = None, on_done: Callable[[Shard], None] | None = None,
+                   store: str | None = None) -> dict[str, int]:
+    """Process ``shards`` on Ray Data; see the module docstring for local versus cluster use.
+
+    ``store`` (an object-store prefix, ``OUT/_work/shards`` of an ``s3://`` output): the workers
+    upload the shards there and this process fetches each into ``shards_dir`` before ``on_done``;
+    without it the workers write into ``shards_dir`` themselves. Returns the bytes moved through the
+    store (``uploaded`` by the workers, ``fetched`` here)."""
+    moved = {"uploaded": 0, "fetched": 0}
     try:
         import ray
         import ray.data
     except ImportError:
         raise UsageError("--engine ray needs Ray: pip install 'corpusclean[ray]'") from None
     if not shards:
-        return
+        return moved
     started_here = init_ray(address, num_cpus)
     try:
         context = ray.data.DataContext.get_current()
@@ -131,11 +197,18 @@ def run_shards_ray(shards: list[Shard], context_json: str, shards_dir: Path, add
         by_index = {shard.index: shard for shard in shards}
         dataset = ray.data.from_items([_describe(shard) for shard in shards], override_num_blocks=len(shards))
         results = dataset.map_batches(_process_batch, batch_size=1, batch_format="numpy",
-                                      fn_kwargs={"context_json": context_json, "shards_dir": str(shards_dir),
-                                                 "settle": started_here})
+                                      fn_kwargs={"context_json": context_json,
+                                                 # with a store, no path of this machine goes to the workers
+                                                 "shards_dir": "" if store else str(shards_dir),
+                                                 "settle": started_here, "store": store})
         for row in results.iter_rows():
+            shard = by_index[int(row["index"])]
+            if store:
+                moved["uploaded"] += int(row["bytes"])
+                moved["fetched"] += fetch_shard(store, shard.name, shards_dir)
             if on_done:
-                on_done(by_index[int(row["index"])])
+                on_done(shard)
+        return moved
     finally:
         if started_here:
             ray.shutdown()

@@ -11,14 +11,26 @@ What a task may hold and return:
   ``func(item)``. It must not depend on state of the driver process: no globals set there, no open
   handles.
 * ``item`` is small and picklable: plain values (ints, strings, paths as strings, flags). Data a task
-  reads comes from files named in it (Parquet under ``OUT/_work`` or another folder every worker
-  sees), never as frames or arrays carried in the argument; a row filter the task needs is a file the
-  driver wrote before submitting.
+  reads comes from files named in it, never as frames or arrays carried in the argument; a row filter
+  the task needs is a file the driver wrote before submitting.
 * the result is small too: counts and the paths of what the task wrote. Its real output goes to files
   (under the folder named in ``item``), which the driver reads back, so per-row data never travels
   through the runner and a retried task just writes its files again (write to a temporary name, then
-  rename: a killed attempt leaves no half file where the driver reads).
+  rename, or upload one whole object: a killed attempt leaves no half file where the driver reads).
 * a task may run more than once (Ray retries a task whose worker died): it must be idempotent.
+
+**Task files** (:class:`TaskFiles`, one per step: where the driver puts a step's inputs and the tasks
+their results). Locally, and for every runner but Ray with an object-store output, they are files of
+the driver's work folder (``OUT/_work/phase_b/<step>/``), named by path: the workers are processes of
+this machine. On Ray with an ``s3://`` output the nodes share no folder, so the files cross through
+the store under ``OUT/_work/phase_b/<step>/`` (:class:`TaskStore`): the driver uploads what the tasks
+read that is not there yet (a row filter; the fingerprints of a shard the workers did not upload, a
+merged one or an earlier output's) and names each input as ``{"uri", "version"}`` (its ETag); a task
+reads its inputs through :func:`task_input`, which fetches an object once per node into a cache of
+the node's temporary folder (``corpusclean-task-cache-<uid>``, keyed by URI and version, files unused
+for :data:`CACHE_MAX_AGE` seconds removed), and writes each result through :func:`task_output`, which
+uploads it whole; the driver fetches the results (:meth:`TaskFiles.fetch`). The task bodies are the
+same either way: they see local paths.
 
 Runners:
 
@@ -46,12 +58,18 @@ Example:
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import multiprocessing
 import os
+import shutil
 import signal
+import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable, Iterable, Protocol, TypeVar
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 
 from ..errors import UsageError
 from ..interrupts import STOP_SIGNALS
@@ -82,6 +100,8 @@ class TaskRunner(Protocol):
 
 class _Closing:
     workers = 1
+    #: where task files cross between nodes (:class:`TaskStore`); None: the driver's folders
+    store: "TaskStore | None" = None
 
     def __enter__(self):
         return self
@@ -173,7 +193,7 @@ class RayRunner(_Closing):
     """Tasks as ``ray.remote`` functions on a private local Ray or the cluster at ``address``."""
 
     def __init__(self, address: str | None = None, workers: int | None = None,
-                 max_retries: int = MAX_RETRIES) -> None:
+                 max_retries: int = MAX_RETRIES, store: "TaskStore | None" = None) -> None:
         try:
             import ray
         except ImportError:
@@ -182,6 +202,7 @@ class RayRunner(_Closing):
 
         self._ray = ray
         self.max_retries = max_retries
+        self.store = store
         self.started_here = init_ray(address, workers)  # as run_shards_ray joins or starts Ray
         self.workers = max(1, int(ray.cluster_resources().get("CPU", workers or 1)))
         self._remote: dict[Callable, Any] = {}
@@ -211,7 +232,8 @@ class RayRunner(_Closing):
         return f"RayRunner(workers={self.workers})"
 
 
-def task_runner(engine: str = "serial", workers: int | None = None, address: str | None = None) -> TaskRunner:
+def task_runner(engine: str = "serial", workers: int | None = None, address: str | None = None,
+                store: "TaskStore | None" = None) -> TaskRunner:
     """The runner of a run's ``engine``.
 
     * ``serial`` and ``local`` (a run's default engine): :class:`SerialRunner`. On allsides-dev (11k
@@ -221,7 +243,8 @@ def task_runner(engine: str = "serial", workers: int | None = None, address: str
     * ``pool``: a :class:`PoolRunner` of ``workers`` processes (default: all cores; one: serial),
       for corpora whose partitions outweigh the pool's start.
     * ``ray``: a :class:`RayRunner` on ``address`` (default: a private local Ray of ``workers``
-      CPUs, or the Ray this process has initialized).
+      CPUs, or the Ray this process has initialized), whose task files go through ``store`` when
+      given (an ``s3://`` output's ``_work``; the other runners' tasks run on this machine and ignore it).
     """
     if engine in ("serial", "local"):
         return SerialRunner()
@@ -229,5 +252,191 @@ def task_runner(engine: str = "serial", workers: int | None = None, address: str
         workers = workers or default_workers()
         return SerialRunner() if workers <= 1 else PoolRunner(workers)
     if engine == "ray":
-        return RayRunner(address=address, workers=workers)
+        return RayRunner(address=address, workers=workers, store=store)
     raise UsageError(f"unknown engine {engine!r}: use {', '.join(ENGINES)}")
+
+
+# -- task files -------------------------------------------------------------------------------------
+#: Seconds a cached object may go unused on a node before it is removed.
+CACHE_MAX_AGE = 6 * 3600
+_pruned = {"at": 0.0}
+
+
+class TaskStore:
+    """Phase B's task files of one run in an object store: the prefix ``uri`` (``OUT/_work``) stands
+    for the driver's local work folder ``local`` (``OUT``'s local ``_work``); see the module docstring.
+
+    ``bytes`` counts what the driver moved through the store: ``uploaded`` (inputs) and ``fetched``
+    (results)."""
+
+    def __init__(self, uri: str, local: Path) -> None:
+        from .. import storage
+
+        self.uri = storage.normalize(uri)
+        self.local = Path(local)
+        self.bytes = {"uploaded": 0, "fetched": 0}
+        self._listed: dict[str, tuple[int, str]] | None = None
+        self._shared: dict[tuple, dict[str, str]] = {}
+
+    def _marked_shards(self) -> dict[str, tuple[int, str]]:
+        """The objects of the shards the workers uploaded whole (with their marker), listed once."""
+        if self._listed is None:
+            from .. import storage
+            from ..shards import SHARD_MARKER
+
+            objects = storage.list_versions(storage.join(self.uri, "shards"))
+            whole = {uri.rsplit("/", 1)[0] for uri in objects if uri.endswith("/" + SHARD_MARKER)}
+            self._listed = {uri: version for uri, version in objects.items() if uri.rsplit("/", 1)[0] in whole}
+        return self._listed
+
+    def share(self, path: Path, uri: str | None = None) -> dict[str, str]:
+        """The reference to the local file ``path`` in the store: its object under ``OUT/_work`` when a
+        worker uploaded it (same relative name, same size, marked shard), else uploaded now to ``uri``
+        (default ``OUT/_work/phase_b/inputs/<hash>-<name>``; once per file and version)."""
+        from .. import storage
+
+        import xxhash
+
+        path = Path(path)
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns, uri)
+        if key in self._shared:
+            return self._shared[key]
+        try:
+            relative = path.relative_to(self.local).as_posix()
+        except ValueError:
+            relative = None
+        there = self._marked_shards().get(storage.join(self.uri, relative)) if relative else None
+        if there is not None and there[0] == stat.st_size:
+            ref = {"uri": storage.join(self.uri, relative), "version": there[1]}
+        else:
+            target = uri or storage.join(self.uri, "phase_b", "inputs",
+                                         f"{xxhash.xxh64(str(path).encode()).hexdigest()[:16]}-{path.name}")
+            self.bytes["uploaded"] += storage.upload_file(path, target)
+            ref = {"uri": target, "version": storage.object_version(target) or ""}
+        self._shared[key] = ref
+        return ref
+
+    def fetch(self, uri: str, target: Path) -> Path:
+        """A task's result ``uri`` into the local file ``target``."""
+        from .. import storage
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.bytes["fetched"] += storage.fetch_object(uri, target)
+        return target
+
+
+class TaskFiles:
+    """The files of one step's tasks: the local folder ``folder`` (the driver writes its inputs
+    there, and reads the results from there), and with a :class:`TaskStore` the prefix where they
+    cross between the nodes (``OUT/_work/phase_b/<step>``)."""
+
+    def __init__(self, folder: Path, store: TaskStore | None = None, name: str = "") -> None:
+        from .. import storage
+
+        self.folder = Path(folder)
+        self.store = store
+        self.prefix = storage.join(store.uri, "phase_b", name) if store is not None else None
+
+    def path(self, name: str) -> Path:
+        """A local file of this step (for the driver to write an input into)."""
+        return self.folder / name
+
+    def share(self, path: Path) -> "str | dict[str, str]":
+        """How a task names the input ``path`` the driver has: the path, or its object in the store
+        (a file of this step's folder goes under this step's prefix)."""
+        if self.store is None:
+            return str(path)
+        from .. import storage
+
+        path = Path(path)
+        inside = path.parent == self.folder
+        return self.store.share(path, storage.join(self.prefix, path.name) if inside else None)
+
+    def out(self, name: str) -> str:
+        """Where a task writes its result ``name`` (a file or a folder): a local path or a URI."""
+        if self.prefix is None:
+            return str(self.folder / name)
+        from .. import storage
+
+        return storage.join(self.prefix, name)
+
+    def fetch(self, written: str) -> Path:
+        """A result a task wrote (:meth:`out`, or a file under it) as a local file, for the driver."""
+        if self.prefix is None:
+            return Path(written)
+        relative = written[len(self.prefix):].strip("/")
+        return self.store.fetch(written, self.folder / relative)
+
+
+def task_child(folder: str, name: str) -> str:
+    """The file ``name`` in the result folder ``folder`` a task was given (a path or a URI)."""
+    from .. import storage
+
+    return storage.join(folder, name) if storage.is_remote(folder) else str(Path(folder) / name)
+
+
+def _cache_folder() -> Path:
+    folder = Path(tempfile.gettempdir()) / f"corpusclean-task-cache-{os.getuid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _prune_cache(folder: Path) -> None:
+    """Remove the cached objects (and their lock files) unused for :data:`CACHE_MAX_AGE`; at most every
+    ten minutes per process."""
+    now = time.time()
+    if now - _pruned["at"] < 600:
+        return
+    _pruned["at"] = now
+    for entry in folder.iterdir():
+        try:
+            if now - entry.stat().st_mtime > CACHE_MAX_AGE:
+                entry.unlink()
+        except OSError:
+            pass
+
+
+def task_input(ref: "str | dict[str, str]") -> str:
+    """A local path to read a task's input ``ref`` from: the path itself, or the object fetched into
+    this node's cache (once per node per object version: the node's processes wait for one fetch)."""
+    if isinstance(ref, (str, os.PathLike)):
+        return str(ref)
+    from .. import storage
+
+    import xxhash
+
+    uri, version = ref["uri"], ref.get("version", "")
+    folder = _cache_folder()
+    _prune_cache(folder)
+    name = xxhash.xxh64(f"{uri}\0{version}".encode()).hexdigest() + "-" + uri.rsplit("/", 1)[-1][-60:]
+    path = folder / name
+    if not path.exists():
+        with open(folder / f".{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                storage.fetch_object(uri, path)
+    try:
+        os.utime(path)  # in use: not pruned
+    except OSError:
+        pass
+    return str(path)
+
+
+@contextmanager
+def task_output(ref: str) -> Iterator[Path]:
+    """A local path to write a task's result ``ref`` to: the path itself (write it atomically), or a
+    scratch file of this node uploaded to the URI ``ref`` when the block ends (one whole object)."""
+    from .. import storage
+
+    if not storage.is_remote(ref):
+        Path(ref).parent.mkdir(parents=True, exist_ok=True)
+        yield Path(ref)
+        return
+    scratch = Path(tempfile.mkdtemp(prefix=f"corpusclean-task-{os.getpid()}-"))
+    try:
+        path = scratch / ref.rsplit("/", 1)[-1]
+        yield path
+        storage.upload_file(path, ref)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
