@@ -1,7 +1,19 @@
 """A scale model of phase B: measured at three corpus sizes, fitted per paragraph, extrapolated.
 
-Each size is real text: allsides-dev grown by :func:`real_scale.grow` (copy 0 as it is, copy k an
-edited re-crawl of every article), 1x, 3x and 7x by default (72, 216 and 506 MB of article text).
+Each size is real text: allsides-dev grown by :func:`real_scale.grow`, 1x, 3x and 7x by default (72,
+216 and 506 MB of article text), in one of two ways (``--growth``; :mod:`real_scale` says more):
+
+* ``tiles`` (the default): copy 0 as it is, copy k every article under a letter substitution of its
+  own, so K x is K tiles with the real corpus's duplication structure each and nothing shared between
+  them. Only the *size* grows: links and templates grow about K-fold, as paragraphs do (at 7x on
+  allsides-dev: paragraphs 7.06x, links 7.26x, templates 7.9x; the excess is chrome that phase A's
+  English rules do not see in ciphered copies). This is the model of a bigger corpus, and the
+  default because the extrapolation to 10^8 and 10^10 paragraphs asks about size.
+* ``recrawl``: copy k an edited re-crawl of every article, so at K x every passage stands K times:
+  size and *duplication degree* grow together (links 85-fold from 1x to 3x). This models a crawl
+  that revisits the same stories K times; its template step grows faster than the paragraphs
+  (0.3 and 12.6 s at 1x and 7x since 9502ac0; 0.4, 13, 94 s at 1x, 3x, 7x before).
+
 Phase A runs once per size (``corpusclean extract``, local engine); phase B (``corpusclean dedup
 --keep-work``) then runs on that phase-A output with each engine:
 
@@ -22,10 +34,14 @@ machine's cores), the driver's memory (one process: whether it fits a node of 24
 tasks hand back. These are
 a *model* from three runs on one machine, not measurements at that size.
 
-    python benchmarks/scale_model.py                       # 1x, 3x, 7x; local, ray, ray2
+    python benchmarks/scale_model.py                       # tiles: 1x, 3x, 7x; local, ray, ray2
     python benchmarks/scale_model.py --copies 1,2 --engines local   # a quick look
+    python benchmarks/scale_model.py --growth recrawl      # the re-crawl model
 
-Results: ``benchmarks/results/scale-model.json`` (``--label`` changes the name).
+Results: ``benchmarks/results/scale-model-tiles.json`` for ``tiles``, ``scale-model.json`` for
+``recrawl`` (``--label`` adds ``-<label>``). The JSON records the growth mode, the load average at the
+start and end of the run (wall seconds on a shared machine are noisy; RSS and counts are not) and
+``--note``.
 """
 
 from __future__ import annotations
@@ -51,8 +67,11 @@ sys.path.insert(0, str(HERE))
 
 from crawl import environment, write_json  # noqa: E402
 from real_corpus import DEFAULT_DATA  # noqa: E402
-from real_scale import grow  # noqa: E402
+from real_scale import GROWTH_MODES, grow  # noqa: E402
 
+#: manifest counts kept per run: what the corpus made phase B do
+COUNTS = ["documents", "paragraphs", "removed", "links", "links_exact", "links_near", "links_contained",
+          "templates_removed", "clusters", "duplicate_paragraphs"]
 STAGES = ["dedup_exact", "dedup_near", "dedup_templates", "dedup_contained", "dedup_clusters", "write"]
 NODE_GIB = 24
 TARGETS = (10**8, 10**10)
@@ -179,7 +198,9 @@ def measure_size(data: Path, out: Path, engines: list[str], workers: int, env: d
             **measured, "stages_s": {stage: timings.get(stage) for stage in STAGES},
             "phase_b_s": round(sum(timings.get(stage) or 0 for stage in STAGES), 3),
             "shuffle_bytes": manifest["counts"].get("phase_b_task_bytes", 0),
-            "tasks": manifest["counts"].get("phase_b_tasks", 0), "links": manifest["counts"]["links"]}
+            "tasks": manifest["counts"].get("phase_b_tasks", 0), "links": manifest["counts"]["links"],
+            "counts": {key: manifest["counts"].get(key) for key in COUNTS},
+            "removed_by_reason": manifest.get("removed_by_reason")}
     rows["phase_a_shards"] = len(phase_a["shards"])
     return rows
 
@@ -227,18 +248,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copies", default="1,3,7", help="sizes as copies of the real corpus, comma-separated")
     parser.add_argument("--engines", default="local,ray,ray2")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--growth", choices=GROWTH_MODES, default="tiles",
+                        help="how copies k > 0 are made: tiles (size grows, duplication structure kept) or "
+                             "recrawl (every story k times: duplication grows with size)")
     parser.add_argument("--label", default="")
+    parser.add_argument("--note", default="", help="recorded in the JSON's environment (e.g. other load)")
     args = parser.parse_args(argv)
     engines = [e for e in args.engines.split(",") if e]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     started = time.perf_counter()
+    load_start = [round(x, 2) for x in os.getloadavg()]
     sizes: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="corpusclean-scale-model-") as tmp:
         for copies in sorted({int(c) for c in args.copies.split(",")}):
             data = Path(tmp) / f"x{copies}"
             data.mkdir()
-            megabytes = grow(args.data, copies, data)
-            print(f"{copies}x: {megabytes:.1f} MB of text ...", flush=True)
+            megabytes = grow(args.data, copies, data, mode=args.growth)
+            print(f"{copies}x ({args.growth}): {megabytes:.1f} MB of text ...", flush=True)
             sizes[f"{copies}x"] = {"megabytes": round(megabytes, 2),
                                    **measure_size(data, Path(tmp) / f"out{copies}", engines, args.workers, env)}
             shutil.rmtree(data)
@@ -268,10 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         if len(peaks) > 1:
             ratio[engine] = round(peaks[-1] / peaks[0], 3)
     print(f"\ndriver peak RSS, largest size against smallest: {ratio}")
-    result = {"benchmark": "scale-model", "sizes": sizes, "models": models, "driver_rss_ratio": ratio,
-              "environment": {**environment(), "label": args.label},
+    result = {"benchmark": "scale-model", "growth": args.growth, "sizes": sizes, "models": models,
+              "driver_rss_ratio": ratio,
+              "environment": {**environment(), "label": args.label, "note": args.note,
+                              "load_average_start": load_start,
+                              "load_average_end": [round(x, 2) for x in os.getloadavg()]},
               "benchmark_seconds": round(time.perf_counter() - started, 1)}
-    write_json(HERE / "results" / f"scale-model{'-' + args.label if args.label else ''}.json", result)
+    name = "scale-model" + ("-tiles" if args.growth == "tiles" else "") + (f"-{args.label}" if args.label else "")
+    write_json(HERE / "results" / f"{name}.json", result)
     return 0
 
 
