@@ -279,10 +279,16 @@ def _download(uri: str, target: str | Path) -> None:
 
 def clean_fetch_leftovers() -> None:
     """Remove the temporary folders of processes that died without removing theirs (``kill -9``)."""
-    for folder in Path(tempfile.gettempdir()).glob("corpusclean-fetch-*-*"):
+    remove_dead_folders("corpusclean-fetch-")
+
+
+def remove_dead_folders(prefix: str) -> None:
+    """Remove the folders ``<tempdir>/<prefix><pid>-...`` whose process is gone (killed while it held
+    one); this process's and live processes' stay."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
         try:
-            pid = int(folder.name.split("-")[2])
-        except (IndexError, ValueError):
+            pid = int(folder.name[len(prefix):].split("-")[0])
+        except ValueError:
             continue
         if pid == os.getpid():
             continue
@@ -403,9 +409,7 @@ def fetch_table(output: str, table: str, folder: Path, manifest: dict[str, Any] 
     where = table_uri(output, table, manifest)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{table}.parquet"
-    temporary = folder / f".{table}.parquet.{os.getpid()}.tmp"
-    _download(where, temporary)
-    os.replace(temporary, target)
+    fetch_object(where, target)
     return target
 
 

@@ -65,7 +65,7 @@ from typing import Callable
 from ..errors import UsageError
 from ..readers.discover import InputFile, Piece
 from ..shards import Shard, fetch_shard, process_shard, shard_done_in_store, upload_shard
-from ..storage import input_path
+from ..storage import input_path, remove_dead_folders
 from .local import settle_worker
 
 _SETTLED: set[str] = set()  # the contexts this worker process has settled for
@@ -86,18 +86,6 @@ def _piece(text: str) -> Piece | None:
 
 #: The prefix of a worker's scratch folders (``<tempdir>/corpusclean-shard-<pid>-...``).
 SCRATCH_PREFIX = "corpusclean-shard-"
-
-
-def _clean_scratch() -> None:
-    """Remove the scratch folders on this node of workers that died (``kill -9``) while they held one."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
-        try:
-            pid = int(folder.name[len(SCRATCH_PREFIX):].split("-")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-        except (ValueError, OSError):
-            pass
 
 
 def _shard_to_store(shard: Shard, context_json: str, store: str) -> tuple[int, int, int]:
@@ -121,8 +109,8 @@ def _process_batch(batch: dict, context_json: str, shards_dir: str, settle: bool
     if settle and context_json not in _SETTLED:  # once per worker process, like the local pool's initializer
         settle_worker(context_json)
         _SETTLED.add(context_json)
-    if store and "scratch" not in _SETTLED:
-        _clean_scratch()
+    if store and "scratch" not in _SETTLED:  # scratch folders of this node's workers that died in a shard
+        remove_dead_folders(SCRATCH_PREFIX)
         _SETTLED.add("scratch")
     indexes, counts, uploaded = [], [], []
     for i in range(len(batch["index"])):

@@ -216,17 +216,11 @@ class RemoteOutputFolder(Reentrant):
                       if info.type == pafs.FileType.Directory)
 
     def _delete_generations(self, keep: set[str]) -> None:
-        # with boto3: pyarrow's delete_dir leaves an empty "directory" marker object for the parent
-        s3 = storage.client()
+        # with boto3 (storage.delete_prefix): pyarrow's delete_dir leaves an empty "directory" marker
+        # object for the parent
         for generation in self._generations():
-            if generation in keep:
-                continue
-            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                   Prefix=self._key(GENERATIONS, generation) + "/")
-            for page in pages:
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-                if keys:
-                    s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+            if generation not in keep:
+                storage.delete_prefix(storage.join(self.uri, GENERATIONS, generation))
 
     def clean_remote_leftovers(self) -> None:
         """Delete the generations the manifest names not (a killed run's uploads); under the lock."""
