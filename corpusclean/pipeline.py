@@ -41,7 +41,7 @@ from .config import Config, load_config
 from .dedup.phase_b import Part, link_corpus
 from .errors import UsageError
 from .executors.local import default_workers, run_shards
-from .executors.tasks import TaskStore, task_runner
+from .executors.tasks import TaskStore, engine_session, task_runner
 from .failpoints import failpoint
 from .readers.discover import discover
 from .readers.records import ID_SCHEME, OLD_ID_SCHEME
@@ -422,6 +422,7 @@ def run(inputs: Sequence[str | Path], output: str | Path, config: Config | str |
     output = str(output) if storage.is_remote(output) else storage.local_path(output)
     for earlier in against:  # before phase A: a mistake here should not cost the whole of it
         _earlier_part(earlier, config.section("dedup"), output)
-    with output_folder(output, "run"):
+    # one engine for both phases (a private Ray is started once, not once a phase)
+    with output_folder(output, "run"), engine_session(engine, workers, address):
         run_extract(inputs, output, config, workers, fresh, on_progress, engine, address, follow_links, against)
         return run_dedup(output, config, on_progress, against, keep_work, engine, address, workers)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -25,6 +28,9 @@ def test_ray_engine_gives_the_local_tables(tmp_path):
     # Ray's defaults, as a user has them (token authentication on): its notices must not reach stderr
     env = {key: value for key, value in os.environ.items() if key != "RAY_AUTH_MODE"}
     env["RAY_USAGE_STATS_ENABLED"] = "0"
+    # Ray's sessions of this run, in a folder of their own (a short path: Ray's sockets are in it)
+    ray_tmp = Path(tempfile.mkdtemp(prefix="ccray", dir="/tmp"))
+    env["RAY_TMPDIR"] = str(ray_tmp)
     outputs = {}
     for engine in ("local", "ray"):
         out = tmp_path / engine
@@ -39,6 +45,10 @@ def test_ray_engine_gives_the_local_tables(tmp_path):
     import json
     manifest = json.loads((outputs["ray"] / "manifest.json").read_text())
     assert manifest["engine"] == "ray" and manifest["shards"] >= 4
+    # phase A and phase B's tasks ran on one private Ray, started once (not once a phase)
+    sessions = [path.name for path in (ray_tmp / "ray").glob("session_*") if not path.is_symlink()]
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert len(sessions) == 1, sessions
     for name in TABLES:
         assert_frame_equal(pl.read_parquet(outputs["ray"] / f"{name}.parquet"),
                            pl.read_parquet(outputs["local"] / f"{name}.parquet"))

@@ -67,9 +67,9 @@ import signal
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
+from typing import Any, Callable, ContextManager, Iterable, Iterator, Protocol, TypeVar
 
 from ..errors import UsageError
 from ..interrupts import STOP_SIGNALS
@@ -224,8 +224,10 @@ class RayRunner(_Closing):
             raise
 
     def close(self) -> None:
-        if self.started_here and self._ray.is_initialized():
-            self._ray.shutdown()
+        if self.started_here:
+            from .ray_engine import shutdown_ray
+
+            shutdown_ray()
         self.started_here = False
 
     def __repr__(self) -> str:
@@ -254,6 +256,17 @@ def task_runner(engine: str = "serial", workers: int | None = None, address: str
     if engine == "ray":
         return RayRunner(address=address, workers=workers, store=store)
     raise UsageError(f"unknown engine {engine!r}: use {', '.join(ENGINES)}")
+
+
+def engine_session(engine: str, workers: int | None = None, address: str | None = None) -> ContextManager[None]:
+    """What a whole run's ``engine`` holds from its first phase to its last: for ``ray``, one Ray
+    (:func:`~corpusclean.executors.ray_engine.ray_session`) that phase A and phase B's
+    :class:`RayRunner` share; for the others, nothing."""
+    if engine == "ray":
+        from .ray_engine import ray_session
+
+        return ray_session(address, workers)
+    return nullcontext()
 
 
 # -- task files -------------------------------------------------------------------------------------
