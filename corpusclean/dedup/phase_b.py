@@ -333,7 +333,7 @@ def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, 
             write_table(usable.select(pl.col("row").cast(pl.UInt32), "is_new"), rows)
             fingerprints, rows_ref = [files.share(part.fingerprints) for part in parts], files.share(rows)
             tasks = [{"fingerprints": fingerprints, "offsets": [int(o) for o in offsets],
-                      "rows": rows_ref, "n_rows": meta.height, "mod": int(mod), "partitions": partitions,
+                      "rows": rows_ref, "mod": int(mod), "partitions": partitions,
                       "partition": partition, "max_posting": int(dedup["max_posting"]), "only_new": only_new,
                       "out": files.out(f"partition-{partition:05d}")}
                      for partition in range(partitions)]
@@ -364,7 +364,8 @@ def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, 
 def _partition_postings(shingles: pl.LazyFrame, usable: pl.LazyFrame, mod: int, partitions: int,
                         partition: int) -> pl.LazyFrame:
     """The (sampled) postings ``row``, ``hash`` of the ``usable`` rows in one hash partition."""
-    hashes = (shingles.join(usable, on="row").explode("shingles").rename({"shingles": "hash"})
+    # in row order (as scanned): postings_task numbers the rows in one pass
+    hashes = (shingles.join(usable, on="row", maintain_order="left").explode("shingles").rename({"shingles": "hash"})
               .drop_nulls("hash"))
     if mod > 1:
         hashes = hashes.filter(pl.col("hash") % mod == 0)
@@ -380,9 +381,10 @@ def postings_task(task: dict[str, Any]) -> dict[str, Any]:
     rows' hashes of this partition held by more than ``max_posting`` rows, nonzero counts only).
 
     ``task`` (plain values, see :mod:`corpusclean.executors.tasks`): ``fingerprints``, ``offsets``,
-    ``rows`` (a Parquet file of the usable rows, ``row`` and ``is_new``), ``n_rows`` (all rows),
-    ``mod``, ``partitions``, ``partition``, ``max_posting``, ``only_new``; task files as in
-    :func:`near_band_task` (``out`` a folder's path or URI). Returns counts and the three files' names.
+    ``rows`` (a Parquet file of the usable rows, ``row`` and ``is_new``), ``mod``, ``partitions``,
+    ``partition``, ``max_posting``, ``only_new``; task files as in :func:`near_band_task`
+    (``out`` a folder's path or URI). Returns counts and the three files' names. Memory: the
+    partition's postings and arrays of its rows, none of the corpus's size.
     """
     usable = pl.scan_parquet(task_input(task["rows"]))
     postings = _partition_postings(_scan_paths([task_input(ref) for ref in task["fingerprints"]], task["offsets"],
@@ -392,21 +394,26 @@ def postings_task(task: dict[str, Any]) -> dict[str, Any]:
     row, hash_ = postings["row"].to_numpy(), postings["hash"].to_numpy()
     n_postings = postings.height
     del postings
-    n_rows = int(task["n_rows"])
+    # the partition's rows numbered 0..k-1 (k ≤ its postings), so that the arrays indexed by row
+    # below are the partition's size, not the corpus's (9 bytes a paragraph of the corpus per task)
+    present, local = _dense_ids(row)
+    del row
     new = None
     if task["only_new"]:
-        flags = usable.collect()
-        new = np.zeros(n_rows, dtype=bool)
-        new[flags["row"].to_numpy()] = flags["is_new"].to_numpy()
+        flags = usable.join(pl.LazyFrame({"row": present}, schema={"row": pl.UInt32}), on="row",
+                            how="right", maintain_order="right").select(pl.col("is_new").fill_null(False)).collect()
+        new = flags["is_new"].to_numpy()
         del flags
-    frequent = np.zeros(n_rows, dtype=np.int64)
-    posting_rows, df = reduce_postings(row, hash_, int(task["max_posting"]), frequent, new=new)
-    del row, hash_
-    held = np.flatnonzero(frequent)
+    frequent = np.zeros(present.shape[0], dtype=np.int64)
+    posting_rows, df = reduce_postings(local, hash_, int(task["max_posting"]), frequent, new=new)
+    del local, hash_
+    posting_rows = present[posting_rows]
+    held_at = np.flatnonzero(frequent)
+    held, frequent = present[held_at], frequent[held_at]
     paths = {name: task_child(task["out"], f"{name}.parquet") for name in ("posting_rows", "df", "frequent")}
     tables = {"posting_rows": pl.DataFrame({"row": posting_rows}, schema={"row": pl.UInt32}),
               "df": pl.DataFrame({"df": df}, schema={"df": pl.UInt32}),
-              "frequent": pl.DataFrame({"row": held.astype(np.uint32), "frequent": frequent[held]},
+              "frequent": pl.DataFrame({"row": held.astype(np.uint32), "frequent": frequent},
                                        schema={"row": pl.UInt32, "frequent": pl.Int64})}
     for name, table in tables.items():
         with task_output(paths[name]) as path:
@@ -415,6 +422,25 @@ def postings_task(task: dict[str, Any]) -> dict[str, Any]:
     return {"partition": int(task["partition"]), "postings": n_postings, "reduced": int(posting_rows.shape[0]),
             "hashes": int(df.shape[0]), "frequent_rows": int(held.shape[0]),
             **{name: str(path) for name, path in paths.items()}}
+
+
+def _dense_ids(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(present, local)``: the distinct ``rows`` in order (``uint32``) and each row's index among
+    them, so that ``present[local] == rows``. One pass when ``rows`` is sorted (a partition's
+    postings come in row order), else a sort.
+
+    >>> present, local = _dense_ids(np.array([3, 3, 8, 9, 9]))
+    >>> present.tolist(), local.tolist()
+    ([3, 8, 9], [0, 0, 1, 2, 2])
+    """
+    rows = np.asarray(rows)
+    if rows.shape[0] and not np.all(rows[1:] >= rows[:-1]):
+        present, local = np.unique(rows, return_inverse=True)
+        return present.astype(np.uint32), local.astype(np.uint32)
+    starts = np.ones(rows.shape[0], dtype=bool)
+    starts[1:] = rows[1:] != rows[:-1]
+    local = (np.cumsum(starts) - 1).astype(np.uint32)
+    return rows[starts].astype(np.uint32), local
 
 
 def _tally(tally: dict[str, int] | None, paths: list[str], tasks: int | None = None) -> None:
