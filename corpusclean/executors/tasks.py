@@ -436,6 +436,12 @@ def task_input(ref: "str | dict[str, str]") -> str:
     return str(path)
 
 
+#: A task's scratch folder on its node, ``<tempdir>/corpusclean-task-<pid>-*`` (the node's cache,
+#: ``corpusclean-task-cache-<uid>``, is no pid's and is never swept as one).
+TASK_SCRATCH_PREFIX = "corpusclean-task-"
+_SWEPT: list[bool] = []
+
+
 @contextmanager
 def task_output(ref: str) -> Iterator[Path]:
     """A local path to write a task's result ``ref`` to: the path itself (write it atomically), or a
@@ -446,7 +452,10 @@ def task_output(ref: str) -> Iterator[Path]:
         Path(ref).parent.mkdir(parents=True, exist_ok=True)
         yield Path(ref)
         return
-    scratch = Path(tempfile.mkdtemp(prefix=f"corpusclean-task-{os.getpid()}-"))
+    if not _SWEPT:  # once per worker process: the scratch of this node's workers killed in a task
+        storage.remove_dead_folders(TASK_SCRATCH_PREFIX)
+        _SWEPT.append(True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{TASK_SCRATCH_PREFIX}{os.getpid()}-"))
     try:
         path = scratch / ref.rsplit("/", 1)[-1]
         yield path
