@@ -269,7 +269,8 @@ def _earlier_part(earlier: str | Path, dedup: dict[str, Any], output: Path) -> P
         if theirs.get(key) != dedup[key]:
             raise UsageError(f"--against {folder}: it was made with dedup.{key} = {theirs.get(key)!r}, this run "
                              f"uses {dedup[key]!r}; fingerprints are only comparable with equal values")
-    return Part(fingerprints, fingerprints, new=False)
+    source = storage.table_uri(str(earlier), "fingerprints", manifest) if storage.is_remote(earlier) else None
+    return Part(fingerprints, fingerprints, new=False, source=source)
 
 
 def _effective_config(record: dict[str, Any], config: Config | None) -> tuple[dict[str, Any], str]:

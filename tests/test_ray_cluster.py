@@ -1,4 +1,4 @@
-"""The Ray engine on a real two-node Ray cluster started here, and a worker killed in a shard.
+"""The Ray engine on a real two-node Ray cluster started here, a worker killed in a shard, and --against.
 
 The module starts one cluster for both tests (:func:`cluster`): a head (``ray start --head``, 1 CPU)
 and a second node (``ray start --address``, 1 CPU, a raylet of its own with its own temp dir) on
@@ -466,3 +466,29 @@ def test_a_worker_killed_in_a_shard_is_retried(cluster, where, config, local, tm
     assert "failed with error WORKER_DIED" in driver_log and "Will resubmit task" in driver_log, driver_log[-3000:]
     _assert_same_tables(where, out, local)
 
+
+
+def test_against_an_earlier_output_in_the_store(cluster, where, config, local, tmp_path):
+    """``--against`` an earlier output on the cluster: the same tables as the local engine's, and
+    with the outputs in the store the tasks read the earlier fingerprints from that output's own
+    object (the driver's local copy is not uploaded again under ``OUT/_work``)."""
+    source = f"{where.source}/raw"
+    out, reference = where.out("ray-against"), where.out("local-against")
+    completed = subprocess.run(
+        [sys.executable, "-m", "corpusclean", "run", source, "-o", reference, "-c", str(config), "--against", local,
+         "--engine", "local", "--quiet"], cwd=REPO, env=where.env, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    completed = _run_on_cluster(cluster, source, config, out, lambda: None, tmp_path / "ray.stderr",
+                                ("--against", local, "--keep-work"))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    ray_tables, local_tables = where.tables(out), where.tables(reference)
+    assert ray_tables["links"].height and (ray_tables["paragraphs"]["earlier_ids"].list.len() > 0).any()
+    for name in TABLES:
+        assert_frame_equal(ray_tables[name], local_tables[name])
+    if where.env is not None:
+        from corpusclean import storage
+
+        _, inputs = storage.list_objects(f"{out}/_work/phase_b")
+        names = [uri.rsplit("/", 1)[-1] for uri, _, _ in inputs]
+        assert "rows.parquet" in names, names  # the run's own task inputs are there (--keep-work)
+        assert not [name for name in names if name.endswith("fingerprints.parquet")], names

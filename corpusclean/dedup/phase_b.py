@@ -73,6 +73,9 @@ class Part:
     paragraphs: Path
     fingerprints: Path
     new: bool = True
+    #: the object ``fingerprints`` is a local copy of (an ``--against`` output in the store): tasks on
+    #: a cluster read it there instead of from a copy the driver uploads again
+    source: str | None = None
 
 
 @dataclass
@@ -204,7 +207,7 @@ def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup
         rows = files.path("rows.parquet")
         write_table(meta.filter(pl.col("_eligible") & pl.col("_representative")).select(
             pl.col("row").cast(pl.UInt32), "is_new"), rows)
-        fingerprints, rows_ref = [files.share(part.fingerprints) for part in parts], files.share(rows)
+        fingerprints, rows_ref = [files.share(part.fingerprints, part.source) for part in parts], files.share(rows)
         tasks = [{"fingerprints": fingerprints, "offsets": [int(o) for o in offsets],
                   "band": band, "column": column, "rows": rows_ref, "all_new": bool(meta["is_new"].all()),
                   "max_bucket_size": int(dedup["max_bucket_size"]), "out": files.out(f"band-{band:03d}.parquet")}
@@ -331,7 +334,7 @@ def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, 
         with _task_folder(work, "contained", runner) as files:
             rows = files.path("rows.parquet")
             write_table(usable.select(pl.col("row").cast(pl.UInt32), "is_new"), rows)
-            fingerprints, rows_ref = [files.share(part.fingerprints) for part in parts], files.share(rows)
+            fingerprints, rows_ref = [files.share(part.fingerprints, part.source) for part in parts], files.share(rows)
             tasks = [{"fingerprints": fingerprints, "offsets": [int(o) for o in offsets],
                       "rows": rows_ref, "mod": int(mod), "partitions": partitions,
                       "partition": partition, "max_posting": int(dedup["max_posting"]), "only_new": only_new,

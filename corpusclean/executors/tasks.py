@@ -355,12 +355,16 @@ class TaskFiles:
         """A local file of this step (for the driver to write an input into)."""
         return self.folder / name
 
-    def share(self, path: Path) -> "str | dict[str, str]":
+    def share(self, path: Path, source: str | None = None) -> "str | dict[str, str]":
         """How a task names the input ``path`` the driver has: the path, or its object in the store
-        (a file of this step's folder goes under this step's prefix)."""
+        (a file of this step's folder goes under this step's prefix; a local copy of the object
+        ``source`` is named by ``source`` itself, with its version, and not uploaded again)."""
         if self.store is None:
             return str(path)
         from .. import storage
+
+        if source is not None:
+            return {"uri": source, "version": storage.object_version(source) or ""}
 
         path = Path(path)
         inside = path.parent == self.folder
