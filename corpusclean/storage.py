@@ -10,7 +10,8 @@ manifest or a table.
 Two clients, each for what only it does well:
 
 * **pyarrow.fs.S3FileSystem** (already a dependency) lists prefixes, fetches input objects and uploads
-  the tables (multipart, in threads), and reads tables back (:func:`read_table`).
+  the tables (multipart, in threads), and reads tables back: whole (:func:`read_table`,
+  :func:`local_copy`), or in place, a query fetching only the row groups it needs (:func:`scan_table`).
 * **boto3** for the few calls pyarrow has no way to make: the lock is created with a conditional
   ``PUT`` (``If-None-Match: *``, which S3 has honoured since 2024 and MinIO and moto do too), the
   manifest is one plain ``PutObject``, and the start-up check (:func:`check_bucket`) needs the
@@ -402,6 +403,74 @@ def read_table(output: str | os.PathLike, table: str, columns: list[str] | None 
     import pyarrow.parquet as pq
 
     return pl.from_arrow(pq.read_table(_arrow_path(where), columns=columns, filesystem=filesystem()))
+
+
+def scan_table(uri: str):
+    """The table at ``uri`` (a :func:`table_uri`) as a polars LazyFrame that fetches only what a query
+    needs: the footer, then, per query, the column chunks it selects of the row groups whose
+    statistics can match its filter.
+
+    Why: ``inspect --doc`` prints one page; the tables it reads are gigabytes on a large output, and
+    :func:`local_copy` fetches them whole. Read in place, a query fetches the footer (once per table
+    and process: a generation's objects never change once written) and then only the byte ranges of
+    the column chunks it selects, in the row groups that pass its filter: the final write makes a
+    row group of each slice of each shard, shards are cut in path order and sorted by path, so
+    ``source_path`` statistics point at the row groups of a document, and a filter on it skips the
+    others. (Ids are hashes: their statistics span every row group, and a filter on them alone
+    fetches the selected columns of all of them.)
+
+    The scan is a ``pyarrow.dataset`` over this process's :func:`filesystem` (the same endpoint and
+    credentials as every other read, from the environment), handed to polars with
+    ``pl.scan_pyarrow_dataset``: polars pushes the projection and the filter (comparisons, ``is_in``,
+    ``&``/``|``) to pyarrow, which prunes row groups by their statistics; what it cannot push
+    (``str.starts_with``) polars applies after reading the selected columns. A local path is
+    ``pl.scan_parquet``.
+
+    Raises:
+        UsageError: the object cannot be read, or is not Parquet (one line).
+    """
+    import polars as pl
+
+    if not is_remote(uri):
+        return pl.scan_parquet(local_path(uri))
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        fragment = _table_fragment(os.getpid(), _env_key(), normalize(uri))
+    except (OSError, pa.ArrowException) as exc:
+        raise UsageError(f"cannot read {uri}: {' '.join(str(exc).split())}") from None
+    dataset = ds.FileSystemDataset([fragment], fragment.physical_schema, fragment.format, fragment.filesystem)
+    return pl.scan_pyarrow_dataset(dataset)
+
+
+#: A table object of at most this many bytes is fetched whole, once (:func:`scan_table`): the first
+#: read of a Parquet footer takes the object's last 64 KiB (pyarrow's default), all of a small
+#: object, and the queries after it would fetch its column chunks again.
+WHOLE_TABLE_BYTES = 64 << 10
+
+
+@lru_cache(maxsize=32)
+def _table_fragment(pid: int, env: tuple, uri: str):
+    """The Parquet fragment of the table object ``uri``, its footer read (kept: its row groups'
+    statistics are what prunes every later query of it); over its bytes in memory when it is small
+    (:data:`WHOLE_TABLE_BYTES`)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    from pyarrow import fs as pafs
+
+    system, path = filesystem(), _arrow_path(uri)
+    info = system.get_file_info(path)
+    if info.type != pafs.FileType.File:
+        raise FileNotFoundError(f"no such object {uri}")
+    if info.size <= WHOLE_TABLE_BYTES:
+        with system.open_input_file(path) as source:
+            fragment = ds.ParquetFileFormat().make_fragment(pa.BufferReader(source.read()))
+    else:
+        # with its size given, no query asks for it again
+        fragment = ds.ParquetFileFormat().make_fragment(path, filesystem=system, file_size=info.size)
+    fragment.ensure_complete_metadata()
+    return fragment
 
 
 def fetch_table(output: str, table: str, folder: Path, manifest: dict[str, Any] | None = None) -> Path:

@@ -11,8 +11,19 @@
 * :func:`inspect_outlet`: counts, removals by rule, who it reprints and who reprints it, its largest
   clusters and its documents.
 
-Each takes an output folder or an ``s3://`` output (read through
-:func:`~corpusclean.views.report.open_output`, the generation its manifest names).
+Each takes an output folder or an ``s3://`` output: the generation its manifest names, read in place
+(:func:`~corpusclean.views.report.open_output` with ``in_place``), not fetched whole.
+
+Why in place: the bytes fetched. A local copy of the tables (what ``report`` and ``export`` read) fetches
+every table whole for one page: 2.1 MB for one document of a 2 MB crawl's output in row groups of 20
+pages (tests/test_object_store_views.py), gigabytes on a large output. Read in place, 0.39 MB, each query
+fetches the footers and the column chunks it selects of the row groups whose statistics can match
+(:func:`corpusclean.storage.scan_table`). Ids are hashes, which no row group's statistics rule out, so
+a view looks a document up by id in the narrow ``doc_id`` and ``source_path`` columns of ``documents``
+(:func:`_source_paths`), then reads its rows (and text) by path as well (``source_paths``, see
+:func:`~corpusclean.views.report.within`): the tables are written in path order, so the statistics of
+``source_path`` point at its row groups. ``links`` and ``reprints`` are one row group each and are read
+(the columns a view needs) whole. Locally the same queries read the same rows.
 
 Ids may be given in full or as an unambiguous prefix (at least 4 characters); an outlet name may differ
 in case. Anything unknown raises :class:`~corpusclean.errors.UsageError` with one line saying so.
@@ -31,7 +42,7 @@ from rich.text import Text
 
 from ..errors import UsageError
 from .report import (NO_OUTLET, Block, RunOutput, cluster_members, clustered_paragraphs, document_blocks,
-                     document_rows, open_output, outlet_name, reuse_pairs)
+                     document_rows, open_output, outlet_name, reuse_pairs, within)
 
 MAX_LISTED = 25         # rows of the longer lists (documents of an outlet, members of a cluster, links)
 MIN_PREFIX = 4
@@ -42,21 +53,32 @@ PASSAGE_CHARS = 90      # a shared passage longer than this shows its beginning 
 
 
 def _resolve(run: RunOutput, table: str, column: str, given: str, what: str) -> str:
-    """``given`` as a full id of ``table.column``, or the one id it is a prefix of."""
-    ids = run.scan(table).select(column).filter(pl.col(column).is_not_null())
-    if ids.filter(pl.col(column) == given).select(pl.len()).collect().item():
+    """``given`` as a full id of ``table.column``, or the one id it is a prefix of.
+
+    One read of the column: the ids starting with ``given``, sorted, of which ``given`` itself would
+    be the first (a string sorts before every longer one it begins)."""
+    matches = (run.scan(table).select(column).filter(pl.col(column).str.starts_with(given)).unique()
+               .sort(column).head(3).collect()[column].to_list())
+    if matches and matches[0] == given:
         return given
-    if len(given) < MIN_PREFIX and ids.filter(pl.col(column).str.starts_with(given)).head(1).collect().height:
+    if len(given) < MIN_PREFIX and matches:
         raise UsageError(f"{what} id prefix {given!r} is too short: give at least {MIN_PREFIX} characters")
     if len(given) >= MIN_PREFIX:
-        matches = (ids.filter(pl.col(column).str.starts_with(given)).unique().sort(column)
-                   .head(3).collect()[column].to_list())
         if len(matches) == 1:
             return matches[0]
         if matches:
             raise UsageError(f"{what} id prefix {given!r} is ambiguous in {run.where} "
                              f"(e.g. {', '.join(matches[:2])}); give more characters")
     raise UsageError(f"no {what} with id {given!r} in {run.where}")
+
+
+def _source_paths(run: RunOutput, doc_ids: pl.Series | list[str]) -> list[str]:
+    """The ``source_path`` of each document of ``doc_ids`` in this output (a document of an earlier
+    output has none here), from the two narrow columns of ``documents``: what a query of their rows
+    filters on too (:func:`~corpusclean.views.report.within`), so that only their row groups are read."""
+    ids = pl.Series(list(doc_ids), dtype=pl.String).drop_nulls().unique().implode()
+    return (run.scan("documents").filter(pl.col("doc_id").is_in(ids)).select("source_path").unique()
+            .sort("source_path").collect()["source_path"].to_list())
 
 
 def _num(value: Any) -> str:
@@ -117,17 +139,27 @@ def _removed_text(text: str, rule: str) -> Text:
 def inspect_document(out_dir: str | Path, doc_id: str, console: Console, full: bool = False) -> None:
     """Print one document: metadata, text with removals struck through, its links. The text stops
     after :data:`DOC_CHARS` characters, saying how much is left, unless ``full``."""
-    with open_output(out_dir) as run:
+    with open_output(out_dir, in_place=True) as run:
         _inspect_document(run, doc_id, console, full)
 
 
 def _inspect_document(run: RunOutput, doc_id: str, console: Console, full: bool) -> None:
     doc_id = _resolve(run, "documents", "doc_id", doc_id, "document")
-    doc = run.scan("documents").filter(pl.col("doc_id") == doc_id).with_columns(outlet_name()).collect().row(0, named=True)
-    paragraphs, removed = document_rows(run, [doc_id])
-    clustered = clustered_paragraphs(run).filter(pl.col("is_canonical")).select(
-        pl.col("paragraph_id").alias("canonical_id"), pl.col("outlet").alias("canonical_outlet"),
-        pl.col("date").alias("canonical_date"))
+    path = _source_paths(run, [doc_id])
+    doc = (run.scan("documents").filter(within(path) & (pl.col("doc_id") == doc_id)).drop("text")
+           .with_columns(outlet_name()).collect().row(0, named=True))
+    paragraphs, removed = document_rows(run, [doc_id], source_paths=path)
+    ids = paragraphs["paragraph_id"].implode()
+    links = (run.scan("links").filter(pl.col("left_id").is_in(ids) | pl.col("right_id").is_in(ids))
+             .sort("left_id", "right_id").collect())
+    # where the canonical copies of its paragraphs and the other ends of its links are
+    related = _source_paths(run, pl.concat([paragraphs["canonical_doc_id"], links["left_doc_id"],
+                                            links["right_doc_id"]]))
+    canonical_ids = paragraphs["canonical_id"].drop_nulls().implode()
+    clustered = (clustered_paragraphs(run, source_paths=related)
+                 .filter(pl.col("is_canonical") & pl.col("paragraph_id").is_in(canonical_ids))
+                 .select(pl.col("paragraph_id").alias("canonical_id"), pl.col("outlet").alias("canonical_outlet"),
+                         pl.col("date").alias("canonical_date")))
     paragraphs = paragraphs.join(clustered.collect(), on="canonical_id", how="left")
 
     console.print(Text(doc["title"] or "(untitled)", style="bold"))
@@ -157,13 +189,10 @@ def _inspect_document(run: RunOutput, doc_id: str, console: Console, full: bool)
     console.rule()
 
     _print_reprints(run, doc_id, console)
-    ids = paragraphs["paragraph_id"].implode()
-    links = (run.scan("links").filter(pl.col("left_id").is_in(ids) | pl.col("right_id").is_in(ids))
-             .sort("left_id", "right_id").collect())
     if links.is_empty():
         console.print("No links: no paragraph of this document recurs elsewhere.")
         return
-    others = (run.scan("paragraphs").filter(pl.col("paragraph_id").is_in(
+    others = (run.scan("paragraphs").filter(within(related) & pl.col("paragraph_id").is_in(
         pl.concat([links["left_id"], links["right_id"]]).unique().implode()))
         .select("paragraph_id", outlet_name(), "date").collect())
     where = {row["paragraph_id"]: row for row in others.iter_rows(named=True)}
@@ -206,7 +235,7 @@ def _cut(block: Block, chars: int) -> Block:
 def _print_reprints(run: RunOutput, doc_id: str, console: Console) -> None:
     """The documents this one shares text with (``reprints.parquet``): its sources (earlier documents)
     and its reprints (later ones), each with the share of this document and of the other it makes."""
-    if not (run.root / "reprints.parquet").is_file():  # an output of a version without the table
+    if not run.has("reprints"):  # an output of a version without the table
         return
     pairs = (run.scan("reprints").filter((pl.col("earlier_doc_id") == doc_id) | (pl.col("later_doc_id") == doc_id))
              .collect())
@@ -255,13 +284,16 @@ def _block_text(block: Block) -> Text:
 
 def inspect_cluster(out_dir: str | Path, cluster_id: str, console: Console) -> None:
     """Print one cluster: canonical text, members with their link to it, links among members."""
-    with open_output(out_dir) as run:
+    with open_output(out_dir, in_place=True) as run:
         _inspect_cluster(run, cluster_id, console)
 
 
 def _inspect_cluster(run: RunOutput, cluster_id: str, console: Console) -> None:
     cluster_id = _resolve(run, "paragraphs", "cluster_id", cluster_id, "cluster")
-    members = cluster_members(run, [cluster_id], None)
+    # the paths of the members' documents first (two narrow columns): their rows, with text, by path
+    paths = (run.scan("paragraphs").filter(pl.col("cluster_id") == cluster_id).select("source_path").unique()
+             .sort("source_path").collect()["source_path"].to_list())
+    members = cluster_members(run, [cluster_id], None, source_paths=paths)
     canonical = members.filter(pl.col("is_canonical")).row(0, named=True)
     console.print(Text(f"cluster {cluster_id}: {canonical['cluster_size']} paragraphs in "
                        f"{canonical['cluster_outlets']} outlet(s)", style="bold"))
@@ -328,22 +360,30 @@ def _resolve_outlet(run: RunOutput, name: str) -> str:
 
 def inspect_outlet(out_dir: str | Path, name: str, console: Console) -> None:
     """Print one outlet: counts, removals by rule, reuse in both directions, clusters, documents."""
-    with open_output(out_dir) as run:
+    with open_output(out_dir, in_place=True) as run:
         _inspect_outlet(run, name, console)
+
+
+def _of_outlet(name: str) -> pl.Expr:
+    """The rows of outlet ``name`` (as :func:`~corpusclean.views.report.outlet_name` shows it), on the
+    stored column: a filter the scan can take (not one on a computed column), whose statistics prune
+    row groups when an outlet's documents are together in path order (a folder per outlet)."""
+    col = pl.col("outlet")
+    return (col == name) | col.is_null() | (col == "") if name == NO_OUTLET else col == name
 
 
 def _inspect_outlet(run: RunOutput, name: str, console: Console) -> None:
     name = _resolve_outlet(run, name)
     is_outlet = pl.col("outlet") == name
-    documents = (run.scan("documents").with_columns(outlet_name()).filter(is_outlet)
+    documents = (run.scan("documents").filter(_of_outlet(name)).with_columns(outlet_name()).filter(is_outlet)
                  .select("doc_id", "title", "date", "source_path", "n_paragraphs", "n_removed")
                  .sort("date", "source_path", nulls_last=True).collect())
-    paragraphs = run.scan("paragraphs").with_columns(outlet_name()).filter(is_outlet)
+    paragraphs = run.scan("paragraphs").filter(_of_outlet(name)).with_columns(outlet_name()).filter(is_outlet)
     counts = paragraphs.select(pl.len().alias("paragraphs"),
                                pl.col("cluster_id").is_not_null().sum().alias("reused"),
                                (pl.col("cluster_id").is_not_null() & ~pl.col("is_canonical")).sum().alias("copies"),
                                ).collect().row(0, named=True)
-    removed = (run.scan("removed").with_columns(outlet_name()).filter(is_outlet)
+    removed = (run.scan("removed").filter(_of_outlet(name)).with_columns(outlet_name()).filter(is_outlet)
                .group_by("reason").agg(pl.len().alias("spans")).sort(["spans", "reason"], descending=[True, False])
                .collect())
     console.print(Text(name, style="bold"))
@@ -369,8 +409,11 @@ def _inspect_outlet(run: RunOutput, name: str, console: Console) -> None:
     clusters = (clustered_paragraphs(run).filter(is_outlet).select("cluster_id", "cluster_size", "cluster_outlets")
                 .unique().sort(["cluster_size", "cluster_id"], descending=[True, False]).collect())
     if not clusters.is_empty():
-        canon = (clustered_paragraphs(run, with_text=True)
-                 .filter(pl.col("is_canonical") & pl.col("cluster_id").is_in(clusters["cluster_id"].head(10).implode()))
+        top = pl.col("is_canonical") & pl.col("cluster_id").is_in(clusters["cluster_id"].head(10).implode())
+        # where the canonical copies are first (narrow columns), then their text by path
+        paths = (run.scan("paragraphs").filter(pl.col("cluster_id").is_not_null() & top).select("source_path")
+                 .unique().sort("source_path").collect()["source_path"].to_list())
+        canon = (clustered_paragraphs(run, with_text=True, source_paths=paths).filter(top)
                  .select("cluster_id", pl.col("outlet").alias("canonical_outlet"), "text").collect())
         table = _table(f"largest clusters with this outlet ({clusters.height:,} in all)",
                        ["cluster", "size", "outlets", "canonical outlet", "canonical text"], numeric={"size", "outlets"},

@@ -32,7 +32,9 @@ template's autoescaping; the only markup passed in as safe is the SVG of our own
 
 An output in an object store (``s3://bucket/prefix``) is read through :func:`open_output`: the tables
 of the generation its manifest names are fetched to a temporary folder for the call
-(:func:`corpusclean.storage.local_copy`), then read exactly as a local folder's.
+(:func:`corpusclean.storage.local_copy`), then read exactly as a local folder's (the report reads
+most of every table anyway); ``inspect`` reads them in place instead (``in_place``), fetching only
+the row groups its queries need.
 
 The data-gathering helpers (:func:`open_run`, :func:`open_output`, :func:`clustered_paragraphs`, :func:`reuse_pairs`,
 :func:`member_links`, :func:`document_blocks`, ...) are shared with :mod:`corpusclean.views.inspect`.
@@ -79,10 +81,13 @@ MAX_REPRINTS_PER_DOCUMENT = 10   # reprints, and sources, listed under each docu
 
 @dataclass(frozen=True)
 class RunOutput:
-    """A finished run's folder: its manifest, and its tables scanned lazily on demand. ``label`` is
-    what messages and the page call the output when ``root`` is a local copy of it (an ``s3://`` URI)."""
+    """A finished run's output: its manifest, and its tables scanned lazily on demand. ``root`` is its
+    folder (or a local copy of it), or None for an ``s3://`` output read in place: each scan then
+    fetches only what its query needs of the table where the manifest's generation has it
+    (:func:`corpusclean.storage.scan_table`). ``label`` is what messages and the page call the output
+    when it is not ``root`` (its ``s3://`` URI)."""
 
-    root: Path
+    root: Path | None
     manifest: dict[str, Any]
     label: str | None = None
 
@@ -96,16 +101,33 @@ class RunOutput:
         """The output's last path segment (the page's title)."""
         return self.label.rstrip("/").rsplit("/", 1)[-1] if self.label else (self.root.name or str(self.root))
 
+    def has(self, name: str) -> bool:
+        """Whether the output has the table ``name`` (``reprints`` is missing from older versions' outputs)."""
+        if self.root is None:
+            return name in self.manifest.get("storage", {}).get("tables", {})
+        return (self.root / f"{name}.parquet").is_file()
+
     def scan(self, name: str) -> pl.LazyFrame:
+        if self.root is None:
+            return storage.scan_table(storage.table_uri(self.label, name, self.manifest))
         return pl.scan_parquet(self.root / f"{name}.parquet")
 
 
 @contextmanager
-def open_output(out_dir: str | Path) -> Iterator[RunOutput]:
+def open_output(out_dir: str | Path, *, in_place: bool = False) -> Iterator[RunOutput]:
     """:func:`open_run` of a local folder, or of an ``s3://`` output for the ``with`` block: its
     manifest's generation is fetched into a temporary folder (removed after the block) by
-    :func:`corpusclean.storage.local_copy`, the one place that reads an output from the store."""
+    :func:`corpusclean.storage.local_copy`; or, ``in_place``, read where it is (the manifest checked
+    by :func:`corpusclean.storage.check_output`, each table scanned by
+    :func:`corpusclean.storage.scan_table`), for views that read a few rows of large tables
+    (``inspect``): what is fetched is then the tables' footers and the row groups their queries need,
+    not whole tables, as long as their queries filter on a column whose statistics prune row groups
+    (``source_path``, see ``source_paths`` below)."""
     remote = storage.is_remote(out_dir)
+    if remote and in_place:
+        manifest = storage.check_output(str(out_dir), TABLES)
+        yield RunOutput(None, manifest, storage.normalize(str(out_dir)))
+        return
     with storage.local_copy(out_dir, TABLES, optional=("reprints",)) as folder:
         yield open_run(folder, label=storage.normalize(str(out_dir)) if remote else None)
 
@@ -138,11 +160,25 @@ def outlet_name(column: str = "outlet") -> pl.Expr:
     return pl.when(col.is_null() | (col == "")).then(pl.lit(NO_OUTLET)).otherwise(col).alias(column)
 
 
-def clustered_paragraphs(run: RunOutput, *, with_text: bool = False) -> pl.LazyFrame:
-    """Paragraphs that belong to a cluster (``cluster_id`` not null), without text unless asked."""
+def within(source_paths: Sequence[str] | None) -> pl.Expr:
+    """Rows of the documents at ``source_paths`` (all rows when None), for a table with ``source_path``.
+
+    Why: a filter on ids (hashes) prunes no row group, one on ``source_path`` does (the tables are
+    written in path order, a row group per slice of a shard): an ``s3://`` output read in place
+    (:func:`open_output`) then fetches the row groups of those documents, not the whole table. A
+    query of some documents' rows adds it, their paths in hand, and gets the same rows."""
+    if source_paths is None:
+        return pl.lit(True)
+    return pl.col("source_path").is_in(pl.Series(list(source_paths), dtype=pl.String).implode())
+
+
+def clustered_paragraphs(run: RunOutput, *, with_text: bool = False,
+                         source_paths: Sequence[str] | None = None) -> pl.LazyFrame:
+    """Paragraphs that belong to a cluster (``cluster_id`` not null), without text unless asked; only
+    those of the documents at ``source_paths`` if given (:func:`within`)."""
     columns = ["paragraph_id", "doc_id", "para_idx", "outlet", "date", "cluster_id", "cluster_size",
                "is_canonical", "canonical_id", "canonical_doc_id", "similarity", "cluster_outlets"]
-    return (run.scan("paragraphs").filter(pl.col("cluster_id").is_not_null())
+    return (run.scan("paragraphs").filter(within(source_paths) & pl.col("cluster_id").is_not_null())
             .select(columns + (["text"] if with_text else [])).with_columns(outlet_name()))
 
 
@@ -313,17 +349,21 @@ def quote_links(run: RunOutput, limit: int) -> tuple[pl.DataFrame, int]:
     return top, total
 
 
-def cluster_members(run: RunOutput, cluster_ids: Sequence[str], max_members: int | None) -> pl.DataFrame:
+def cluster_members(run: RunOutput, cluster_ids: Sequence[str], max_members: int | None,
+                    source_paths: Sequence[str] | None = None) -> pl.DataFrame:
     """Members of ``cluster_ids`` with text, their document's title and their link to the canonical copy;
-    canonical first, then by date, outlet and paragraph id; at most ``max_members`` per cluster."""
+    canonical first, then by date, outlet and paragraph id; at most ``max_members`` per cluster.
+    ``source_paths``, when given, holds the paths of the members' documents (:func:`within`)."""
     ids = pl.Series(list(cluster_ids), dtype=pl.String).implode()
-    members = (clustered_paragraphs(run, with_text=True).filter(pl.col("cluster_id").is_in(ids))
+    members = (clustered_paragraphs(run, with_text=True, source_paths=source_paths)
+               .filter(pl.col("cluster_id").is_in(ids))
                .sort(["cluster_id", "is_canonical", "date", "outlet", "paragraph_id"],
                      descending=[False, True, False, False, False], nulls_last=True))
     if max_members is not None:
         members = members.filter(pl.int_range(pl.len()).over("cluster_id") < max_members)
     members = members.collect()
-    titles = (run.scan("documents").filter(pl.col("doc_id").is_in(members["doc_id"].unique().implode()))
+    titles = (run.scan("documents").filter(within(source_paths)
+                                           & pl.col("doc_id").is_in(members["doc_id"].unique().implode()))
               .select("doc_id", "title", "source_path").collect())
     links = member_links(run, members["canonical_id"].unique().to_list()).rename({"member_id": "paragraph_id"})
     return (members.join(titles, on="doc_id", how="left", maintain_order="left")
@@ -374,8 +414,7 @@ def errors_by_reason(run: RunOutput) -> pl.DataFrame:
 
 def reprint_scan(run: RunOutput) -> pl.LazyFrame | None:
     """``reprints.parquet`` of the run, scanned lazily; None for a run written before it existed."""
-    path = run.root / "reprints.parquet"
-    return pl.scan_parquet(path) if path.is_file() else None
+    return run.scan("reprints") if run.has("reprints") else None
 
 
 def _with_titles(run: RunOutput, pairs: pl.DataFrame) -> pl.DataFrame:
@@ -528,14 +567,16 @@ def _pieces(paragraph: dict[str, Any], units: list[int], spans: list[dict[str, A
     return [(piece, rule) for piece, rule in pieces if piece]
 
 
-def document_rows(run: RunOutput, doc_ids: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Paragraphs (with cluster columns) and removed rows of ``doc_ids``."""
+def document_rows(run: RunOutput, doc_ids: Sequence[str],
+                  source_paths: Sequence[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Paragraphs (with cluster columns) and removed rows of ``doc_ids``, whose documents are at
+    ``source_paths`` when given (:func:`within`)."""
     ids = pl.Series(list(doc_ids), dtype=pl.String).implode()
-    paragraphs = (run.scan("paragraphs").filter(pl.col("doc_id").is_in(ids))
+    paragraphs = (run.scan("paragraphs").filter(within(source_paths) & pl.col("doc_id").is_in(ids))
                   .select("paragraph_id", "doc_id", "para_idx", "is_title", "text", "source_units",
                           "cluster_id", "cluster_size", "is_canonical", "canonical_id", "canonical_doc_id",
                           "similarity").collect())
-    removed = (run.scan("removed").filter(pl.col("doc_id").is_in(ids))
+    removed = (run.scan("removed").filter(within(source_paths) & pl.col("doc_id").is_in(ids))
                .select("doc_id", "unit_idx", "char_start", "char_end", "text", "reason", "stage").collect())
     return paragraphs, removed
 
