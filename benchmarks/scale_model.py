@@ -25,6 +25,8 @@ Phase A runs once per size (``corpusclean extract``, local engine); phase B (``c
 Per run it records: wall seconds of each phase-B stage (the manifest's ``dedup_*`` and ``write``
 timings), CPU-seconds of every process involved (the command's tree and, for Ray, every ``ray::``
 worker), peak RSS of the driver (the ``corpusclean`` process itself) and of the largest other process,
+in the whole run and within each stage (``stage_peaks``: the dedup runs as ``run_dedup`` in a process
+of its own, :data:`DEDUP_WITH_MARKS`, which writes when each stage starts),
 and, from the manifest, phase B's task count and the bytes its tasks wrote for the driver to read
 back (``phase_b_tasks``, ``phase_b_task_bytes``: what would cross the network on a cluster).
 
@@ -88,6 +90,7 @@ class Sampler:
         self.ray_workers = ray_workers
         self.interval = interval
         self.driver_peak = self.other_peak = 0
+        self.timeline: list[tuple[float, int, int]] = []  # (time.time(), driver RSS, largest other RSS)
         self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -104,19 +107,35 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            driver = other = 0
             try:
-                self.driver_peak = max(self.driver_peak, self.root.memory_info().rss)
+                driver = self.root.memory_info().rss
+                self.driver_peak = max(self.driver_peak, driver)
                 self.cpu[self.root.pid] = sum(self.root.cpu_times()[:2])
                 others = self._others()
             except psutil.Error:
                 others = []
             for proc in others:
                 try:
-                    self.other_peak = max(self.other_peak, proc.memory_info().rss)
+                    other = max(other, proc.memory_info().rss)
                     self.cpu[proc.pid] = sum(proc.cpu_times()[:2])
                 except psutil.Error:
                     continue
+            self.other_peak = max(self.other_peak, other)
+            self.timeline.append((time.time(), driver, other))
             time.sleep(self.interval)
+
+    def stage_peaks(self, marks: list[tuple[int, float]]) -> dict[str, dict[str, float]]:
+        """Peak RSS of the driver and of the largest other process within each phase-B stage, the
+        stages cut where ``marks`` (``(step index, time.time())``, one at each stage's start and one
+        at the end, as ``run_dedup``'s progress callback reports them) say."""
+        mib = 1024 * 1024
+        peaks = {}
+        for (step, start), (_, end) in zip(marks, marks[1:]):
+            inside = [(driver, other) for t, driver, other in self.timeline if start <= t < end] or [(0, 0)]
+            peaks[STAGES[step]] = {"driver_peak_rss_mib": round(max(d for d, _ in inside) / mib, 1),
+                                   "largest_other_rss_mib": round(max(o for _, o in inside) / mib, 1)}
+        return peaks
 
     def stop(self) -> dict:
         self._stop.set()
@@ -131,7 +150,27 @@ def _cli(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("corpusclean")), *args]
 
 
-def _run(command: list[str], env: dict[str, str], ray_workers: bool) -> dict:
+#: ``corpusclean dedup OUT --keep-work --quiet`` as a Python process of its own that also writes
+#: when each phase-B stage starts (``run_dedup``'s progress callback), so that the sampler can give
+#: each stage its peak. The command's process settings first: its allocator settings (set when
+#: ``corpusclean.cli`` is imported, before polars loads) and ``gc.freeze()`` after the imports.
+DEDUP_WITH_MARKS = """
+import corpusclean.cli
+import gc, json, sys, time
+from corpusclean.pipeline import run_dedup
+args = json.loads(sys.argv[1])
+marks = []
+def progress(stage, done, total, _bytes):
+    if stage == "dedup":
+        marks.append((done, time.time()))
+gc.freeze()
+run_dedup(args["out"], None, progress, (), True, args["engine"], args["address"], args["workers"])
+with open(args["marks"], "w") as out:
+    json.dump(marks, out)
+"""
+
+
+def _run(command: list[str], env: dict[str, str], ray_workers: bool, marks: Path | None = None) -> dict:
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     sampler = Sampler(proc.pid, ray_workers)
@@ -139,6 +178,8 @@ def _run(command: list[str], env: dict[str, str], ray_workers: bool) -> dict:
     measured = sampler.stop()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}: {stderr.strip()[-2000:]}")
+    if marks is not None:
+        measured["stage_peaks"] = sampler.stage_peaks(json.loads(marks.read_text("utf-8")))
     return {"wall_s": round(time.perf_counter() - started, 3), **measured}
 
 
@@ -180,14 +221,12 @@ def measure_size(data: Path, out: Path, engines: list[str], workers: int, env: d
     for engine in engines:
         cluster = TwoNodeRay(env) if engine == "ray2" else None
         try:
-            args = ["dedup", str(out), "--keep-work", "--quiet"]
-            if engine == "ray":
-                args += ["--engine", "ray", "--workers", str(workers)]
-            elif engine == "ray2":
-                args += ["--engine", "ray", "--address", cluster.address]
-            else:
-                args += ["--workers", str(workers)]
-            measured = _run(_cli(*args), cluster.env if cluster else env, ray_workers=engine != "local")
+            marks = out.parent / f"{out.name}-{engine}-marks.json"
+            job = {"out": str(out), "engine": "local" if engine == "local" else "ray", "marks": str(marks),
+                   "address": cluster.address if cluster else None,
+                   "workers": None if engine == "ray2" else workers}
+            measured = _run([sys.executable, "-c", DEDUP_WITH_MARKS, json.dumps(job)],
+                            cluster.env if cluster else env, ray_workers=engine != "local", marks=marks)
         finally:
             if cluster:
                 cluster.stop()
@@ -279,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{e['cpu_s']:>8.1f}{e['driver_peak_rss_mib']:>11.0f}{e['largest_other_rss_mib']:>10.0f}"
                   f"{e['shuffle_bytes'] / 1e6:>11.1f}{e['tasks'] or 0:>7}  "
                   + " ".join(f"{(e['stages_s'][s] or 0):>9.2f}" for s in STAGES))
+    print("\nPeak RSS within each stage, MiB (driver / largest other process):")
+    for name, row in sizes.items():
+        for engine, e in row["engines"].items():
+            print(f"  {name:<4}{engine:>6}  " + "  ".join(
+                f"{stage.replace('dedup_', '')} {peak['driver_peak_rss_mib']:.0f}/{peak['largest_other_rss_mib']:.0f}"
+                for stage, peak in e.get("stage_peaks", {}).items()))
     print("\nModel (least squares over the sizes above; an extrapolation, not a measurement):")
     for engine, m in models.items():
         print(f"  {engine}: driver {m['driver_fixed_mib']:.0f} MiB + {m['driver_bytes_per_paragraph']:.0f} B/paragraph,"
