@@ -10,8 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import polars as pl
 import pytest
@@ -39,6 +40,14 @@ def corpusclean(*args: str, cwd: Path = REPO, timeout: float = 300, **kwargs) ->
     """Run the real command line, ``python -m corpusclean ARGS``, in a subprocess."""
     return subprocess.run([sys.executable, "-m", "corpusclean", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, **kwargs)
+
+
+def corpusclean_together(*commands: Sequence[str], at_once: int = 2, **kwargs) -> list[subprocess.CompletedProcess]:
+    """Independent commands ``python -m corpusclean ARGS`` (each its own real subprocess, as with
+    :func:`corpusclean`, ``kwargs`` passed to each), ``at_once`` at a time: the machine's two cores,
+    where one after the other would leave one idle while an interpreter starts. Results in order."""
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
+        return list(pool.map(lambda args: corpusclean(*args, **kwargs), commands))
 
 
 def kill_when(command: list[str], ready: Callable[[], bool], timeout: float = 120) -> subprocess.Popen:
@@ -121,3 +130,37 @@ def raw_out(tmp_path_factory) -> Path:
 def tables(raw_out) -> dict[str, pl.DataFrame]:
     """The tables of :func:`raw_out`."""
     return read_tables(raw_out)
+
+
+@pytest.fixture(scope="session")
+def raw_cli_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """``corpusclean run raw -o OUT --workers 2`` in a subprocess (summary printed), run once for the
+    session: the real command's output folder on the sample corpus that test_cli, test_export,
+    test_faults and test_reprints all read (none of them writes into it). The tables do not depend on
+    the worker count (test_cli.py::test_same_input_gives_identical_tables_whatever_the_workers)."""
+    out = tmp_path_factory.mktemp("raw-cli") / "out"
+    completed = corpusclean("run", "raw", "-o", str(out), "--workers", "2")
+    assert completed.returncode == 0, completed.stderr
+    return completed, out
+
+
+@pytest.fixture(scope="session")
+def incremental_runs(tmp_path_factory) -> Path:
+    """crawl1: the wire's copy of raw/; crawl2: the outlets that reprint it; and the real command's
+    three runs on them, once for the session: ``out1`` (crawl1), ``out2`` (crawl2 ``--against out1``)
+    and ``joint`` (both crawls in one run). Read by test_incremental, test_reprints and test_spans."""
+    root = tmp_path_factory.mktemp("incremental")
+    shutil.copytree(RAW / "northwind-wire", root / "crawl1" / "northwind-wire")
+    for outlet in ("harbor-tribune", "the-lantern", "vostok-vestnik"):
+        shutil.copytree(RAW / outlet, root / "crawl2" / outlet)
+    earlier = ["run", str(root / "crawl1"), "-o", str(root / "out1"), "--quiet"]
+    new = ["run", str(root / "crawl2"), "-o", str(root / "out2"), "--against", str(root / "out1"), "--quiet"]
+    joint = ["run", str(root / "crawl1"), str(root / "crawl2"), "-o", str(root / "joint"), "--quiet"]
+    with ThreadPoolExecutor(1) as beside:  # the joint run needs neither of the others: alongside them
+        joint_run = beside.submit(corpusclean, *joint)
+        for name, args in (("earlier", earlier), ("new", new)):
+            completed = corpusclean(*args)
+            assert completed.returncode == 0, (name, completed.stderr)
+        completed = joint_run.result()
+        assert completed.returncode == 0, ("joint", completed.stderr)
+    return root

@@ -15,37 +15,39 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from corpusclean import run
 from corpusclean.export import EXPORT
-from tests.conftest import RAW, corpusclean, load_benchmark_module
+from tests.conftest import corpusclean, corpusclean_together, load_benchmark_module
 
 POLICIES = ("none", "paragraphs", "documents")
 SEPARATOR = "\n\n"
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Output folders of `corpusclean run` on raw/ and on a 1 MB generated text crawl."""
+def runs(raw_cli_run, tmp_path_factory):
+    """Output folders of a run on raw/ (``corpusclean run raw``, tests/conftest.py, shared with other
+    files) and on a 1 MB generated text crawl (the pipeline in this process: what is tested here is
+    the export, by the real command line)."""
     root = tmp_path_factory.mktemp("export")
     load_benchmark_module("crawl_generator").generate(root / "gen", 1_000_000, kind="text", quiet=True)
-    outs = {"raw": root / "raw-out", "crawl": root / "crawl-out"}
-    for name, source in (("raw", RAW), ("crawl", root / "gen" / "raw")):
-        completed = corpusclean("run", str(source), "-o", str(outs[name]), "--workers", "1", "--quiet")
-        assert completed.returncode == 0, completed.stderr
-    return outs
+    run([root / "gen" / "raw"], root / "crawl-out", workers=1)
+    return {"raw": raw_cli_run[1], "crawl": root / "crawl-out"}
 
 
 @pytest.fixture(scope="module")
 def exports(runs, tmp_path_factory):
     """(corpus, policy) -> (exported parquet file, the command's stdout)."""
     root = tmp_path_factory.mktemp("exported")
+    cases = [(corpus, policy) for corpus in runs for policy in POLICIES]
+    commands = []
+    for corpus, policy in cases:
+        dest = root / f"{corpus}-{policy}.parquet"
+        dropped = ["--dropped", str(root / f"{corpus}-{policy}-dropped.parquet")] if policy == "documents" else []
+        commands.append(["export", str(runs[corpus]), "-o", str(dest), "--dedup", policy, *dropped])
     made = {}
-    for corpus, out in runs.items():
-        for policy in POLICIES:
-            dest = root / f"{corpus}-{policy}.parquet"
-            dropped = ["--dropped", str(root / f"{corpus}-{policy}-dropped.parquet")] if policy == "documents" else []
-            completed = corpusclean("export", str(out), "-o", str(dest), "--dedup", policy, *dropped)
-            assert completed.returncode == 0, completed.stderr
-            made[corpus, policy] = (dest, completed.stdout)
+    for (corpus, policy), completed in zip(cases, corpusclean_together(*commands)):  # each to its own file
+        assert completed.returncode == 0, completed.stderr
+        made[corpus, policy] = (root / f"{corpus}-{policy}.parquet", completed.stdout)
     return made
 
 

@@ -1,10 +1,12 @@
 """Faults: a run killed with ``kill -9`` anywhere, two runs into one folder, a full disk, misuse.
 
-Every case runs the real command in a subprocess. The kills are real ``SIGKILL`` s: from outside for
-phase A (``kill_when``, when shards appear) and, for the moments a poll cannot hit (between two renames),
-by the process itself at a named failpoint (:mod:`corpusclean.failpoints`). After each kill the output
-folder must hold the tables of exactly one run, the one its manifest names, and a rerun must finish
-with the new run's tables and no leftovers. Ctrl-C and SIGTERM are in ``test_signals.py``.
+Every case runs the real command in a subprocess (the reference tables the runs are compared with
+are made by the pipeline in this process, and so are three of the four inputs reached twice). The
+kills are real ``SIGKILL`` s: from outside for phase A (``kill_when``, when shards appear) and, for the
+moments a poll cannot hit (between two renames), by the process itself at a named failpoint
+(:mod:`corpusclean.failpoints`). After each kill the output folder must hold the tables of exactly one
+run, the one its manifest names, and a rerun must finish with the new run's tables and no leftovers.
+Ctrl-C and SIGTERM are in ``test_signals.py``.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import REPO, RAW, corpusclean, kill_when
+from corpusclean import run
+from tests.conftest import REPO, RAW, corpusclean, corpusclean_together, kill_when
 
 TABLES = ("documents", "paragraphs", "removed", "links", "errors", "fingerprints")
 SHARED_PARAGRAPHS = ("The harbour authority said the new breakwater would be finished before the winter storms, "
@@ -47,10 +51,9 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
     for name, min_words in (("a", 3), ("b", 30)):
         (base / f"{name}.toml").write_text(f"[run]\nshard_files = 10\n[dedup]\ntemplate_min_docs = 100000\n"
                                            f"min_words = {min_words}\n")
+    # the reference tables: the pipeline in this process (the runs under test are real subprocesses)
     for name in ("a", "b"):
-        done = corpusclean("run", str(pages), "-o", str(base / f"ref-{name}"), "-c", str(base / f"{name}.toml"),
-                           "--workers", "1", "-q")
-        assert done.returncode == 0, done.stderr
+        run([pages], base / f"ref-{name}", config=base / f"{name}.toml", workers=1)
     a, b = _tables(base / "ref-a"), _tables(base / "ref-b")
     assert a["links"].height > b["links"].height > 0  # the two runs' corpora really differ
     return {"base": base, "pages": pages, "a": base / "a.toml", "b": base / "b.toml",
@@ -105,13 +108,12 @@ FAILPOINTS = [
 ]
 
 
-def test_kill_9_anywhere_leaves_one_runs_tables_and_a_rerun_finishes(corpus, tmp_path):
-    # one folder through every kill: each run uses the other config than the corpus in place, so
-    # "previous" and "new" tables always differ, and each start cleans what the last kill left
-    out = tmp_path / "out"
+def _kill_through(corpus, out: Path, points: list[tuple[str, bool]]) -> None:
+    """Kill a run at each of ``points`` in turn in the one folder ``out`` (holding ref-a's tables),
+    checking whose tables it holds after each kill; then a rerun must finish and leave nothing behind."""
     shutil.copytree(corpus["ref-a"], out)
     holds = "a"
-    for point, switched in FAILPOINTS:
+    for point, switched in points:
         other = "b" if holds == "a" else "a"
         keep = ("--keep-work",) if point == "commit.work_moved" else ()
         killed = _run(corpus, out, other, *keep, failpoint=point, workers=2 if point == "extract.shards_done" else 1)
@@ -123,6 +125,18 @@ def test_kill_9_anywhere_leaves_one_runs_tables_and_a_rerun_finishes(corpus, tmp
     assert again.returncode == 0, again.stderr
     assert _which_run(out, corpus) == "b"
     assert _leftovers(out) == [] and not (out / "_work").exists()
+
+
+def test_kill_9_anywhere_leaves_one_runs_tables_and_a_rerun_finishes(corpus, tmp_path):
+    # one folder through a run of kills: each run uses the other config than the corpus in place, so
+    # "previous" and "new" tables always differ, and each start cleans what the last kill left. Two
+    # such folders, phase A to the first writes and the later writes to the commit, side by side
+    # (one run at a time in each: the machine's two cores)
+    half = FAILPOINTS.index(("write.links", False))
+    with ThreadPoolExecutor(1) as beside:
+        later = beside.submit(_kill_through, corpus, tmp_path / "out-later", FAILPOINTS[half:])
+        _kill_through(corpus, tmp_path / "out-early", FAILPOINTS[:half])
+        later.result()
 
 
 def test_kill_9_of_the_whole_group_during_phase_a_with_two_workers(corpus, tmp_path):
@@ -240,18 +254,20 @@ def _errors(out: Path) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def raw_once(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("raw-once") / "out"
-    assert corpusclean("run", str(RAW), "-o", str(out), "--workers", "1", "-q").returncode == 0
-    return out
+def raw_once(raw_cli_run) -> Path:
+    """The output folder of ``corpusclean run raw`` (tests/conftest.py, shared with other files)."""
+    return raw_cli_run[1]
 
 
 @pytest.mark.parametrize("arguments", [[RAW, RAW], [RAW, RAW / "harbor-tribune"], [RAW / "harbor-tribune", RAW],
                                        [RAW, RAW / "northwind-wire" / "feed.jsonl", RAW / "northwind-wire" / "feed.jsonl"]],
                          ids=["folder-twice", "folder-and-subfolder", "subfolder-first", "file-twice"])
-def test_an_input_reached_twice_is_read_once(raw_once, tmp_path, arguments):
-    done = corpusclean("run", *map(str, arguments), "-o", str(tmp_path / "out"), "--workers", "1", "-q")
-    assert done.returncode == 0, done.stderr
+def test_an_input_reached_twice_is_read_once(raw_once, tmp_path, arguments, request):
+    if request.node.callspec.id == "folder-twice":  # the real command line, as a user repeats an argument
+        done = corpusclean("run", *map(str, arguments), "-o", str(tmp_path / "out"), "--workers", "1", "-q")
+        assert done.returncode == 0, done.stderr
+    else:  # the command hands its arguments to the pipeline as they are: the other cases in this process
+        run(arguments, tmp_path / "out", workers=1)
     for table in ("documents", "errors"):
         assert_frame_equal(pl.read_parquet(tmp_path / "out" / f"{table}.parquet"),
                            pl.read_parquet(raw_once / f"{table}.parquet"))
@@ -288,12 +304,13 @@ def test_a_link_out_of_the_inputs_is_an_error_row_unless_followed(tmp_path):
     secret = outside / "secret.txt"
     secret.write_text("Not for the corpus\n\n" + "A private note that must not become a document of the corpus. " * 5)
     (corpus / "the-lantern" / "linked.txt").symlink_to(secret)
-    done = corpusclean("run", str(corpus), "-o", str(tmp_path / "out"), "--workers", "1", "-q")
+    done, followed = corpusclean_together(  # two runs into two folders, side by side
+        ["run", str(corpus), "-o", str(tmp_path / "out"), "--workers", "1", "-q"],
+        ["run", str(corpus), "-o", str(tmp_path / "out2"), "--workers", "1", "-q", "--follow-links"])
     assert done.returncode == 0, done.stderr
     row = _errors(tmp_path / "out").filter(pl.col("source_path") == "corpus/the-lantern/linked.txt").row(0, named=True)
     assert row["error_type"] == "symlink_outside" and "--follow-links" in row["message"]
     assert "private note" not in " ".join(_documents(tmp_path / "out")["text"].to_list())
-    followed = corpusclean("run", str(corpus), "-o", str(tmp_path / "out2"), "--workers", "1", "-q", "--follow-links")
     assert followed.returncode == 0, followed.stderr
     assert "corpus/the-lantern/linked.txt" in _documents(tmp_path / "out2")["source_path"].to_list()
 

@@ -11,6 +11,7 @@ import json
 import polars as pl
 import pytest
 
+from corpusclean import run
 from tests.conftest import corpusclean
 
 WIRE = ("The harbour authority approved a new sea wall for the old town on Tuesday, after three winters "
@@ -50,15 +51,13 @@ def days(tmp_path_factory):
         "wire/wall.txt": wall,
         "courier/reprint.txt": _page("2026-05-06", "Quay to get its wall", WIRE, WIRE_2),
     })
-    runs = {
-        "out1": ["run", str(day1), "-o", str(root / "out1")],
-        "out2": ["run", str(day2), "-o", str(root / "out2"), "--against", str(root / "out1")],
-        "joint": ["run", str(day1), str(day2), "-o", str(root / "joint")],
-        "again": ["run", str(day2), "-o", str(root / "again"), "--against", str(root / "out1")],
-    }
-    for name, args in runs.items():
-        completed = corpusclean(*args, "--quiet")
-        assert completed.returncode == 0, (name, completed.stderr)
+    # the pipeline in this process; "again", the same run as out2, by the real command line in a
+    # process of its own, so equal ids cannot come from anything one process keeps (str hashes)
+    run([day1], root / "out1")
+    run([day2], root / "out2", against=[root / "out1"])
+    run([day1, day2], root / "joint")
+    completed = corpusclean("run", str(day2), "-o", str(root / "again"), "--against", str(root / "out1"), "--quiet")
+    assert completed.returncode == 0, completed.stderr
     return root
 
 

@@ -12,18 +12,26 @@ import polars as pl
 import pytest
 from rich.console import Console
 
+from corpusclean import run
 from corpusclean.errors import UsageError
 from corpusclean.views.inspect import PASSAGE_CHARS, _passage, inspect_cluster, inspect_document, inspect_outlet
-from tests.conftest import corpusclean, raw_doc_id
+from tests.conftest import corpusclean, corpusclean_together, raw_doc_id
 
 WIRE_VOTE = raw_doc_id("northwind-wire/portsmere-tidal-barrier-vote.txt")
 LANTERN_BARRIER = raw_doc_id("the-lantern/portsmere-barrier-what-comes-next.md")
 TRIBUNE_VOTE = raw_doc_id("harbor-tribune/portsmere-votes-for-tidal-barrier.html")
 
 
+_RUNS: dict[tuple[str, ...], subprocess.CompletedProcess] = {}
+
+
 def inspect_cli(*args: str) -> subprocess.CompletedProcess:
-    # wide and colourless, so long lines do not wrap and the text can be matched
-    return corpusclean(*args, env={**os.environ, "COLUMNS": "220", "NO_COLOR": "1", "TERM": "dumb"})
+    """``corpusclean inspect ARGS`` in a subprocess, wide and colourless, so long lines do not wrap and
+    the text can be matched. The same command on the same (read-only) output folder runs once for
+    this module: several tests read ``--doc`` of the same document."""
+    if args not in _RUNS:
+        _RUNS[args] = corpusclean(*args, env={**os.environ, "COLUMNS": "220", "NO_COLOR": "1", "TERM": "dumb"})
+    return _RUNS[args]
 
 
 def test_inspect_document(raw_out, tables):
@@ -101,7 +109,7 @@ def test_inspect_cluster_shows_the_passages_of_its_members_contained_links(tmp_p
         (tmp_path / "crawl" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "crawl" / name).write_text(text, encoding="utf-8")
     out = tmp_path / "out"
-    assert corpusclean("run", str(tmp_path / "crawl"), "-o", str(out), "--quiet").returncode == 0
+    run([tmp_path / "crawl"], out)  # the pipeline in this process: the inspect command is what is tested
     tables = {name: pl.read_parquet(out / f"{name}.parquet") for name in ("paragraphs", "links")}
     members = dict(tables["paragraphs"].filter(pl.col("cluster_id").is_not_null())
                    .select("paragraph_id", "cluster_id").iter_rows())
@@ -194,12 +202,13 @@ def test_missing_run_is_a_usage_error(tmp_path):
 def test_views_fit_the_terminal_and_never_cut_an_id(raw_out, tables, columns):
     env = {**os.environ, "COLUMNS": columns, "NO_COLOR": "1", "TERM": "dumb"}
     tribune = tables["paragraphs"].filter(pl.col("doc_id") == TRIBUNE_VOTE, pl.col("cluster_id").is_not_null()).row(0, named=True)
-    for args, ids in ((["--doc", WIRE_VOTE], _link_ids(tables, WIRE_VOTE)),
-                      (["--cluster", tribune["cluster_id"]],
-                       tables["paragraphs"].filter(pl.col("cluster_id") == tribune["cluster_id"])["paragraph_id"].to_list()),
-                      (["--outlet", "The Lantern"],
-                       tables["documents"].filter(pl.col("outlet") == "The Lantern")["doc_id"].to_list())):
-        completed = corpusclean("inspect", str(raw_out), *args, env=env)
+    views = ((["--doc", WIRE_VOTE], _link_ids(tables, WIRE_VOTE)),
+             (["--cluster", tribune["cluster_id"]],
+              tables["paragraphs"].filter(pl.col("cluster_id") == tribune["cluster_id"])["paragraph_id"].to_list()),
+             (["--outlet", "The Lantern"],
+              tables["documents"].filter(pl.col("outlet") == "The Lantern")["doc_id"].to_list()))
+    shown = corpusclean_together(*(["inspect", str(raw_out), *args] for args, _ in views), env=env)
+    for (args, ids), completed in zip(views, shown):
         assert completed.returncode == 0, completed.stderr
         lines = completed.stdout.splitlines()
         assert max(len(line) for line in lines) <= int(columns), args
@@ -220,7 +229,6 @@ def test_a_short_id_prefix_says_it_is_too_short(raw_out):
 
 
 def test_a_long_document_is_cut_and_says_how_much_is_left(tmp_path):
-    from corpusclean import run
     from corpusclean.views.inspect import DOC_CHARS
 
     folder = tmp_path / "crawl" / "site"

@@ -17,6 +17,7 @@ import random
 import subprocess
 import sys
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -32,7 +33,7 @@ from corpusclean.readers import records as records_module
 from corpusclean.readers.discover import InputFile, discover
 from corpusclean.readers.records import _gunzip, _gunzip_stream, _LineStarts, jsonl_pieces, read_records
 from corpusclean.shards import PHASE_A_TABLES, plan_shards
-from tests.conftest import RAW, REPO, SHARED, kill_when, read_tables
+from tests.conftest import RAW, REPO, SHARED, corpusclean, kill_when, read_tables
 
 INPUT = dict(load_config(None).section("input"))
 ALLSIDES = SHARED / "allsides-dev"
@@ -418,8 +419,14 @@ def test_allsides_dev_cut_into_pieces_gives_the_whole_files_phase_a(tmp_path):
     # phase A is where pieces differ; phase B reads the merged shard, which must equal the whole file's
     if not (ALLSIDES / "allsides-dev.jsonl.gz").is_file():
         pytest.skip("../shared/allsides-dev is absent (it sits beside the checkout in CI)")
-    outputs = {"whole": _whole(run_extract, [ALLSIDES], tmp_path / "whole", workers=1),
-               "cut": run_extract([ALLSIDES], tmp_path / "cut", workers=2)}
+    # cut: the real command's phase A (two workers), in a subprocess beside the whole files' phase A
+    # in this process (one worker: each file is one unit of work), which is what keeps a core busy
+    with ThreadPoolExecutor(1) as beside:
+        cut = beside.submit(corpusclean, "extract", str(ALLSIDES), "-o", str(tmp_path / "cut"), "--workers", "2", "-q")
+        whole = _whole(run_extract, [ALLSIDES], tmp_path / "whole", workers=1)
+        done = cut.result()
+    assert done.returncode == 0, done.stderr
+    outputs = {"whole": whole, "cut": json.loads((tmp_path / "cut" / "_work" / "phase_a.json").read_text())}
     assert outputs["whole"]["pieces"] == 0 and outputs["cut"]["pieces"] >= 9
     assert outputs["cut"]["shards"] == outputs["whole"]["shards"]  # phase B sees the same shards
     for name in outputs["cut"]["shards"]:

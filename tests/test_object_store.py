@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import RAW, SEEDS, TABLES, corpusclean, read_tables
+from tests.conftest import RAW, SEEDS, TABLES, corpusclean, corpusclean_together, read_tables
 from tests.s3server import MOTO_SERVER, MotoServer, free_port
 
 boto3 = pytest.importorskip("boto3")
@@ -77,9 +77,12 @@ def s3_run(server):
 
 @pytest.fixture(scope="module")
 def local_run(server):
+    """The same files run from the local folders: the reference, by the pipeline in this process
+    (the runs under test, from and to the store, are the real command line's)."""
+    from corpusclean import run
+
     out = server["local"].parent / (server["local"].name + "-out")
-    done = corpusclean("run", *server["inputs"], "-o", str(out), "--workers", "2", "-q", cwd=server["local"])
-    assert done.returncode == 0, done.stderr
+    run([server["local"] / name for name in server["inputs"]], out, workers=1)
     return {name: pl.read_parquet(out / f"{name}.parquet") for name in COMPARED}
 
 
@@ -193,11 +196,13 @@ def test_killed_after_the_manifest_is_the_new_corpus_whole(server, s3_run):
 
 def test_s3_inputs_to_a_file_output_and_local_inputs_to_s3(server, s3_run, tmp_path):
     out = tmp_path / "out"
-    done = _run(server, "run", f"s3://{BUCKET}/raw", "-o", f"file://{out}", "-w", "1", "-q")
+    done, to_store = corpusclean_together(  # the two directions, side by side
+        ["run", f"s3://{BUCKET}/raw", "-o", f"file://{out}", "-w", "1", "-q"],
+        ["run", str(RAW), "-o", f"s3://{BUCKET}/from-local", "-w", "1", "-q"], env=server["env"])
     assert done.returncode == 0, done.stderr
     expected = {path for path in s3_run["tables"]["documents"]["source_path"] if path.startswith(f"s3://{BUCKET}/raw/")}
     assert set(read_tables(out)["documents"]["source_path"]) == expected
-    done = _run(server, "run", str(RAW), "-o", f"s3://{BUCKET}/from-local", "-w", "1", "-q")
+    done = to_store
     assert done.returncode == 0, done.stderr
     assert set(_read_s3("from-local")["documents"]["source_path"]) == {p.removeprefix(f"s3://{BUCKET}/") for p in expected}
 
@@ -219,10 +224,10 @@ def _one_line_exit_2(done):
 
 
 def test_missing_bucket_is_one_line_exit_2(server, tmp_path):
-    line = _one_line_exit_2(_run(server, "run", "s3://no-such-bucket/raw", "-o", str(tmp_path / "out")))
-    assert "no-such-bucket" in line and "does not exist" in line
-    line = _one_line_exit_2(_run(server, "run", "raw", "-o", "s3://no-such-bucket/out"))
-    assert "no-such-bucket" in line and "does not exist" in line
+    for done in corpusclean_together(["run", "s3://no-such-bucket/raw", "-o", str(tmp_path / "out")],
+                                     ["run", "raw", "-o", "s3://no-such-bucket/out"], env=server["env"]):
+        line = _one_line_exit_2(done)
+        assert "no-such-bucket" in line and "does not exist" in line
 
 
 def test_missing_prefix_is_one_line_exit_2(server, tmp_path):

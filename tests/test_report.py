@@ -23,7 +23,7 @@ from markupsafe import escape
 from corpusclean.dedup.reprints import reprints
 from corpusclean.schema import CLUSTER_COLUMNS, DOCUMENTS, ERRORS, LINKS, PARAGRAPHS, REMOVED
 from corpusclean.views.report import TEMPLATES, environment, render_report
-from tests.conftest import TABLES, corpusclean, raw_doc_id
+from tests.conftest import TABLES, corpusclean, corpusclean_together, raw_doc_id
 
 
 def esc(text: str) -> str:
@@ -531,11 +531,11 @@ def test_large_run_is_capped_small_and_fast(tmp_path):
 
 def test_report_command(raw_out, tmp_path):
     target = tmp_path / "cli.html"
-    completed = corpusclean("report", str(raw_out), "-o", str(target), "--max-documents", "4")
+    completed, default = corpusclean_together(["report", str(raw_out), "-o", str(target), "--max-documents", "4"],
+                                              ["report", str(raw_out)])  # two pages, two files, side by side
     assert completed.returncode == 0, completed.stderr
     assert "report:" in completed.stdout and target.is_file()
     assert "Showing 4 of 10 documents" in target.read_text("utf-8")
-    default = corpusclean("report", str(raw_out))
     assert default.returncode == 0, default.stderr
     assert (raw_out / "report.html").is_file()
 

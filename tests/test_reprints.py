@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
+from pathlib import Path
 
 import pandas as pd
 import polars as pl
@@ -18,7 +18,7 @@ from polars.testing import assert_frame_equal
 
 from corpusclean.dedup.reprints import reprints, shared_paragraph_pairs, sibling_pairs
 from corpusclean.schema import REPRINTS
-from tests.conftest import RAW, corpusclean
+from tests.conftest import corpusclean
 
 NO_LINKS = pl.DataFrame(schema={"left_id": pl.String, "right_id": pl.String, "left_doc_id": pl.String,
                                 "right_doc_id": pl.String, "kind": pl.String})
@@ -73,15 +73,13 @@ def test_no_shared_text_gives_an_empty_table_with_the_schema():
 
 
 @pytest.fixture(scope="module")
-def raw_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("reprints")
-    completed = corpusclean("run", str(RAW), "-o", str(root / "one"), "--workers", "2", "--quiet")
-    assert completed.returncode == 0, completed.stderr
-    return root
+def raw_runs(raw_cli_run) -> Path:
+    """The output folder of ``corpusclean run raw --workers 2`` (tests/conftest.py, shared)."""
+    return raw_cli_run[1]
 
 
 def test_the_run_writes_every_link_and_cluster_star_as_a_pair(raw_runs):
-    out = raw_runs / "one"
+    out = raw_runs
     table = pl.read_parquet(out / "reprints.parquet")
     links = pl.read_parquet(out / "links.parquet")
     paragraphs = pl.read_parquet(out / "paragraphs.parquet")
@@ -130,7 +128,7 @@ def test_pandas_reads_lag_days_of_undated_pairs_as_nullable_integers(tmp_path):
 def test_the_table_does_not_depend_on_the_order_of_the_rows(raw_runs, tmp_path):
     from corpusclean.writers.final import write_reprints
 
-    out = raw_runs / "one"
+    out = raw_runs
     for name in ("paragraphs", "documents"):
         pl.read_parquet(out / f"{name}.parquet").sample(fraction=1.0, shuffle=True, seed=7).write_parquet(
             tmp_path / f"{name}.parquet")
@@ -139,18 +137,13 @@ def test_the_table_does_not_depend_on_the_order_of_the_rows(raw_runs, tmp_path):
     assert_frame_equal(pl.read_parquet(tmp_path / "reprints.parquet"), pl.read_parquet(out / "reprints.parquet"))
 
 
-def test_an_incremental_run_gives_the_joint_runs_pairs(tmp_path):
-    shutil.copytree(RAW / "northwind-wire", tmp_path / "crawl1" / "northwind-wire")
-    for outlet in ("harbor-tribune", "the-lantern", "vostok-vestnik"):
-        shutil.copytree(RAW / outlet, tmp_path / "crawl2" / outlet)
-    for args in (["run", str(tmp_path / "crawl1"), "-o", str(tmp_path / "out1")],
-                 ["run", str(tmp_path / "crawl2"), "-o", str(tmp_path / "out2"), "--against", str(tmp_path / "out1")],
-                 ["run", str(tmp_path / "crawl1"), str(tmp_path / "crawl2"), "-o", str(tmp_path / "joint")]):
-        completed = corpusclean(*args, "--quiet", "--workers", "1")
-        assert completed.returncode == 0, completed.stderr
-    new = pl.read_parquet(tmp_path / "out2" / "reprints.parquet")
-    joint = pl.read_parquet(tmp_path / "joint" / "reprints.parquet")
-    earlier_docs = set(pl.read_parquet(tmp_path / "out1" / "documents.parquet")["doc_id"])
+def test_an_incremental_run_gives_the_joint_runs_pairs(incremental_runs, tmp_path):
+    # the wire's story in crawl1, the outlets that reprint it in crawl2: the real command's runs on
+    # crawl1 (out1), crawl2 --against out1 (out2) and both jointly (tests/conftest.py, shared)
+    runs = incremental_runs
+    new = pl.read_parquet(runs / "out2" / "reprints.parquet")
+    joint = pl.read_parquet(runs / "joint" / "reprints.parquet")
+    earlier_docs = set(pl.read_parquet(runs / "out1" / "documents.parquet")["doc_id"])
     assert new.filter(~pl.col("earlier_in_output"))["earlier_doc_id"].is_in(list(earlier_docs)).all()
     assert new.filter(~pl.col("earlier_in_output")).height >= 1  # the wire's story, reprinted
     reaching_new = joint.filter(~(pl.col("earlier_doc_id").is_in(list(earlier_docs))
@@ -159,10 +152,10 @@ def test_an_incremental_run_gives_the_joint_runs_pairs(tmp_path):
     assert_frame_equal(new.drop(in_output), reaching_new.drop(in_output))
     # exported from the incremental output, the paragraphs the earlier output holds are left out
     dest = tmp_path / "new.parquet"
-    completed = corpusclean("export", str(tmp_path / "out2"), "-o", str(dest), "--dedup", "paragraphs")
+    completed = corpusclean("export", str(runs / "out2"), "-o", str(dest), "--dedup", "paragraphs")
     assert completed.returncode == 0, completed.stderr
-    earlier_texts = set(pl.read_parquet(tmp_path / "out1" / "paragraphs.parquet")["text"])
+    earlier_texts = set(pl.read_parquet(runs / "out1" / "paragraphs.parquet")["text"])
     exported = {p for text in pl.read_parquet(dest)["text"] for p in text.split("\n\n")}
-    repeating = pl.read_parquet(tmp_path / "out2" / "paragraphs.parquet").filter(~pl.col("is_canonical"))
+    repeating = pl.read_parquet(runs / "out2" / "paragraphs.parquet").filter(~pl.col("is_canonical"))
     assert repeating.height >= 3 and not (set(repeating["text"]) & exported)
     assert not (exported & earlier_texts)

@@ -311,21 +311,16 @@ def test_seed_run_gives_every_contained_link_a_span_over_the_same_words(seed_tab
     assert others.select(pl.col("left_start", "left_end", "right_start", "right_end").is_null().all()).row(0) == (True,) * 4
 
 
-def test_links_to_an_earlier_output_get_spans_from_its_paragraphs(tmp_path):
-    """``--against``: a contained link's earlier end is read from the earlier output's paragraphs."""
-    import shutil
+def test_links_to_an_earlier_output_get_spans_from_its_paragraphs(incremental_runs):
+    """``--against``: a contained link's earlier end is read from the earlier output's paragraphs.
 
-    from tests.conftest import RAW
-
-    shutil.copytree(RAW / "northwind-wire", tmp_path / "crawl1" / "northwind-wire")
-    for outlet in ("harbor-tribune", "the-lantern"):
-        shutil.copytree(RAW / outlet, tmp_path / "crawl2" / outlet)
-    run([tmp_path / "crawl1"], tmp_path / "out1", workers=1)
-    run([tmp_path / "crawl2"], tmp_path / "out2", workers=1, against=[tmp_path / "out1"])
+    The wire's story in crawl1 (out1), the outlets that reprint and quote it in crawl2, run
+    ``--against out1`` (out2): the real command's runs of tests/conftest.py, shared with other files."""
+    runs = incremental_runs
     texts = {pid: text for out in ("out1", "out2")
-             for pid, text in pl.read_parquet(tmp_path / out / "paragraphs.parquet", columns=["paragraph_id", "text"]).iter_rows()}
-    earlier = set(pl.read_parquet(tmp_path / "out1" / "paragraphs.parquet")["paragraph_id"])
-    contained = pl.read_parquet(tmp_path / "out2" / "links.parquet").filter(pl.col("kind") == "contained")
+             for pid, text in pl.read_parquet(runs / out / "paragraphs.parquet", columns=["paragraph_id", "text"]).iter_rows()}
+    earlier = set(pl.read_parquet(runs / "out1" / "paragraphs.parquet")["paragraph_id"])
+    contained = pl.read_parquet(runs / "out2" / "links.parquet").filter(pl.col("kind") == "contained")
     across = contained.filter(pl.col("left_id").is_in(list(earlier)) | pl.col("right_id").is_in(list(earlier)))
     assert across.height >= 2  # the Lantern's quote and the Tribune's edited paragraph, of the wire's story
     for link in across.iter_rows(named=True):

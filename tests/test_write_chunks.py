@@ -106,11 +106,12 @@ def raw_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def feed_run(tmp_path_factory) -> Path:
-    """3,000 records of JSONL cut into pieces (``shard_mb = 0.3``) and merged into one shard."""
+    """1,000 records of JSONL (1 MB) cut into pieces (``shard_mb = 0.1``, about ten) and merged into
+    one shard of about 4,000 paragraphs: dozens of slices at the limits below."""
     base = tmp_path_factory.mktemp("feed")
     (base / "in").mkdir()
-    (base / "in" / "feed.jsonl").write_text(_feed(3000), encoding="utf-8")
-    (base / "cut.toml").write_text("[run]\nshard_mb = 0.3\n")
+    (base / "in" / "feed.jsonl").write_text(_feed(1000), encoding="utf-8")
+    (base / "cut.toml").write_text("[run]\nshard_mb = 0.1\n")
     out = base / "out"
     run([base / "in"], out, config=load_config(base / "cut.toml"), workers=2, keep_work=True)
     record = json.loads((out / "_work" / "phase_a.json").read_text())
