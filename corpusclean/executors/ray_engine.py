@@ -30,8 +30,8 @@ and shuts it down after the run. A whole run (phase A, then phase B's tasks) use
 (:func:`ray_session`): started once a phase, a private Ray cost its start-up twice
 (``tests/test_ray.py``, a run of each engine: 37.0 s, then 21.6 s with one Ray). Ray 2.60 still
 gives the node the machine's routable address and its servers listen on all interfaces: what keeps
-it private is token authentication, which Ray turns on for a Ray that ``ray.init()`` starts unless ``RAY_AUTH_MODE`` says otherwise (generating
-``~/.ray/auth_token`` if missing).
+it private is token authentication, which Ray turns on for a Ray that ``ray.init()`` starts unless
+``RAY_AUTH_MODE`` says otherwise (generating ``~/.ray/auth_token`` if missing).
 
 An address joins an existing cluster, which is left running: the head's GCS address (``head:6379``),
 ``auto`` on a node of the cluster, or ``ray://head:10001`` through Ray Client (which needs
@@ -63,6 +63,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import astuple
 from pathlib import Path
+from types import ModuleType
 from typing import Callable, Iterator
 
 from ..errors import UsageError
@@ -184,6 +185,19 @@ def owns_ray_job() -> bool:
     return _OWN_JOB and ray.is_initialized()
 
 
+def require_ray() -> ModuleType:
+    """The ``ray`` module, or the one-line error that says how to install it.
+
+    Raises:
+        UsageError: Ray is not installed in this environment.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--engine ray needs Ray: pip install 'corpusclean[ray]'") from None
+    return ray
+
+
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
     """One Ray for the ``with`` block: joined or started here (:func:`init_ray`) unless this process
@@ -194,10 +208,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     Raises:
         UsageError: Ray is not installed, or the cluster at ``address`` refuses or cannot be reached.
     """
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        raise UsageError("--engine ray needs Ray: pip install 'corpusclean[ray]'") from None
+    require_ray()
     started_here = init_ray(address, num_cpus)
     try:
         yield
@@ -216,11 +227,8 @@ def run_shards_ray(shards: list[Shard], context_json: str, shards_dir: Path, add
     without it the workers write into ``shards_dir`` themselves. Returns the bytes moved through the
     store (``uploaded`` by the workers, ``fetched`` here)."""
     moved = {"uploaded": 0, "fetched": 0}
-    try:
-        import ray
-        import ray.data
-    except ImportError:
-        raise UsageError("--engine ray needs Ray: pip install 'corpusclean[ray]'") from None
+    ray = require_ray()
+    import ray.data
     if not shards:
         return moved
     started_here = init_ray(address, num_cpus)

@@ -194,17 +194,13 @@ class RayRunner(_Closing):
 
     def __init__(self, address: str | None = None, workers: int | None = None,
                  max_retries: int = MAX_RETRIES, store: "TaskStore | None" = None) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise UsageError("--engine ray needs Ray: pip install 'corpusclean[ray]'") from None
-        from .ray_engine import init_ray
+        from .ray_engine import init_ray, require_ray
 
-        self._ray = ray
+        self._ray = require_ray()
         self.max_retries = max_retries
         self.store = store
         self.started_here = init_ray(address, workers)  # as run_shards_ray joins or starts Ray
-        self.workers = max(1, int(ray.cluster_resources().get("CPU", workers or 1)))
+        self.workers = max(1, int(self._ray.cluster_resources().get("CPU", workers or 1)))
         self._remote: dict[Callable, Any] = {}
 
     def map(self, func: Callable[[T], R], items: Iterable[T]) -> list[R]:
