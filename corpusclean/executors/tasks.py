@@ -298,18 +298,23 @@ class TaskStore:
             self._listed = {uri: version for uri, version in objects.items() if uri.rsplit("/", 1)[0] in whole}
         return self._listed
 
-    def share(self, path: Path, uri: str | None = None) -> dict[str, str]:
-        """The reference to the local file ``path`` in the store: its object under ``OUT/_work`` when a
-        worker uploaded it (same relative name, same size, marked shard), else uploaded now to ``uri``
-        (default ``OUT/_work/phase_b/inputs/<hash>-<name>``; once per file and version)."""
+    def share(self, path: Path, uri: str | None = None, source: str | None = None) -> dict[str, str]:
+        """The reference to the local file ``path`` in the store: the object ``source`` when ``path``
+        is a local copy of it (named with its version, not uploaded again); its object under
+        ``OUT/_work`` when a worker uploaded it (same relative name, same size, marked shard); else
+        uploaded now to ``uri`` (default ``OUT/_work/phase_b/inputs/<hash>-<name>``). Once per file
+        and version: a later step sharing the same file asks the store nothing."""
         from .. import storage
 
         import xxhash
 
         path = Path(path)
         stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns, uri)
+        key = (str(path), stat.st_size, stat.st_mtime_ns, uri, source)
         if key in self._shared:
+            return self._shared[key]
+        if source is not None:
+            self._shared[key] = {"uri": source, "version": storage.object_version(source) or ""}
             return self._shared[key]
         try:
             relative = path.relative_to(self.local).as_posix()
@@ -359,12 +364,9 @@ class TaskFiles:
             return str(path)
         from .. import storage
 
-        if source is not None:
-            return {"uri": source, "version": storage.object_version(source) or ""}
-
         path = Path(path)
-        inside = path.parent == self.folder
-        return self.store.share(path, storage.join(self.prefix, path.name) if inside else None)
+        inside = path.parent == self.folder and source is None
+        return self.store.share(path, storage.join(self.prefix, path.name) if inside else None, source)
 
     def out(self, name: str) -> str:
         """Where a task writes its result ``name`` (a file or a folder): a local path or a URI."""
