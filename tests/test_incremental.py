@@ -78,22 +78,7 @@ def test_on_real_news_incremental_differs_from_joint_only_as_the_readme_says(tmp
     incremental.ALLSIDES = SHARED / "allsides-dev" / "allsides-dev.jsonl.gz"
     if not incremental.ALLSIDES.is_file():
         pytest.skip("../shared/allsides-dev is absent (it sits beside the checkout in CI)")
-    # incremental.measure(tmp_path, articles=3000), with the joint run beside the two it does not need
-    import gzip
-    from concurrent.futures import ThreadPoolExecutor
-
-    lines = gzip.open(incremental.ALLSIDES, "rt", encoding="utf-8").read().splitlines(keepends=True)[:3000]
-    half = len(lines) // 2
-    for name, chunk in (("c1", lines[:half]), ("c2", lines[half:])):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / f"{name}.jsonl").write_text("".join(chunk), "utf-8")
-    c1, c2 = str(tmp_path / "c1"), str(tmp_path / "c2")
-    with ThreadPoolExecutor(1) as beside:
-        joint = beside.submit(incremental._run, c1, c2, "-o", str(tmp_path / "joint"))
-        incremental._run(c1, "-o", str(tmp_path / "out1"))
-        incremental._run(c2, "-o", str(tmp_path / "out2"), "--against", str(tmp_path / "out1"))
-        joint.result()
-    figures = incremental.compare(tmp_path)
+    figures = incremental.measure(tmp_path, articles=3000, joint_beside=True)
     causes = {**figures["only_incremental"], **figures["only_joint"]}
     assert not [cause for cause in causes if "unexplained" in cause], causes
     assert sum(causes.values()) <= 0.02 * figures["links_joint_touching_new"]
