@@ -344,4 +344,26 @@ def main() -> None:
     except typer.Abort:
         print("corpusclean: aborted", file=sys.stderr)
         sys.exit(1)
+    except Exception as error:  # noqa: BLE001 - only storage failures are caught, the rest re-raised
+        message = _storage_failure(error)
+        if message is None or "--debug" in sys.argv[1:]:
+            raise
+        print(f"corpusclean: error: {message}", file=sys.stderr)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _storage_failure(error: BaseException) -> str | None:
+    """One line for a file system or object store that failed after the command's start-up checks
+    passed (a store that went away mid-read, a disk that went read-only), or None for anything else,
+    which is a bug and keeps its traceback. Exit 1, not 2: the input was fine; a run stopped this way
+    published nothing, so the previous corpus stands (the commit is atomic)."""
+    try:
+        from botocore import exceptions as botocore_errors
+        store_errors: tuple[type[BaseException], ...] = (botocore_errors.BotoCoreError, botocore_errors.ClientError)
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        store_errors = ()
+    if not isinstance(error, (OSError, *store_errors)):
+        return None
+    return (f"{type(error).__name__}: {' '.join(str(error).split())} (the command stopped; "
+            "--debug shows the traceback)")

@@ -10,7 +10,8 @@ Points, in the order a run reaches them: ``extract.discovered``, ``extract.shard
 ``dedup.linked``, ``write.staging``, ``write.first_shard``, ``write.tables_closed``,
 ``write.links``, ``write.manifest``, ``commit.work_moved``, ``commit.exchanged``, ``commit.done``;
 for an ``s3://`` output (:mod:`corpusclean.writers.remote`), ``publish.tables`` (the new generation
-uploaded, the manifest not yet written) and ``publish.manifest`` (the manifest written).
+uploaded, the manifest not yet written) and ``publish.manifest`` (the manifest written); ``inspect.opened`` in ``inspect`` of an ``s3://`` output
+(read in place), once its manifest is checked, before any table is read.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ VARIABLE = "CORPUSCLEAN_FAILPOINT"
 
 
 def failpoint(name: str) -> None:
-    """SIGKILL this process if ``CORPUSCLEAN_FAILPOINT`` names this point."""
-    if os.environ.get(VARIABLE) == name:
+    """SIGKILL this process if ``CORPUSCLEAN_FAILPOINT`` names this point; SIGSTOP it if the variable
+    is ``NAME:stop``, so that a test can change the world (stop the object store) before it sends
+    ``SIGCONT``."""
+    wanted = os.environ.get(VARIABLE)
+    if wanted == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    elif wanted == f"{name}:stop":
+        os.kill(os.getpid(), signal.SIGSTOP)

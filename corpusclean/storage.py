@@ -427,7 +427,8 @@ def scan_table(uri: str):
     ``pl.scan_parquet``.
 
     Raises:
-        UsageError: the object cannot be read, or is not Parquet (one line).
+        UsageError: the object is missing, or is not Parquet (one line).
+        OSError: the store failed to answer.
     """
     import polars as pl
 
@@ -438,8 +439,10 @@ def scan_table(uri: str):
 
     try:
         fragment = _table_fragment(os.getpid(), _env_key(), normalize(uri))
-    except (OSError, pa.ArrowException) as exc:
+    except (FileNotFoundError, pa.ArrowInvalid) as exc:  # the output is not whole: a user's to mend
         raise UsageError(f"cannot read {uri}: {' '.join(str(exc).split())}") from None
+    # any other OSError (a store that stopped answering) is no usage error: the command line reports
+    # it in one line, exit 1 (cli._storage_failure)
     dataset = ds.FileSystemDataset([fragment], fragment.physical_schema, fragment.format, fragment.filesystem)
     return pl.scan_pyarrow_dataset(dataset)
 

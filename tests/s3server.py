@@ -70,7 +70,12 @@ class MotoServer:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        if self._process is not None:
+        self.stop_server()
+
+    def stop_server(self) -> None:
+        """Stop the server process (the ``with`` block's end does; a test may do it sooner, to see a
+        store go away under a running command)."""
+        if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
                 self._process.wait(timeout=10)

@@ -9,13 +9,15 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tests.conftest import RAW, SEEDS, TABLES, corpusclean, corpusclean_together, read_tables
+from tests.conftest import RAW, REPO, SEEDS, TABLES, corpusclean, corpusclean_together, read_tables
 from tests.s3server import MOTO_SERVER, MotoServer, free_port
 
 boto3 = pytest.importorskip("boto3")
@@ -242,6 +244,38 @@ def test_no_credentials_and_no_endpoint_are_one_line_exit_2(server, tmp_path):
     assert "credentials" in _one_line_exit_2(done)
     done = _run(server, "run", "raw", "-o", f"s3://{BUCKET}/x", env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"})
     assert "cannot reach" in _one_line_exit_2(done)
+
+
+def test_a_store_that_goes_away_mid_inspect_is_one_line_exit_1(server, s3_run, tmp_path):
+    """The start-up check passes, then the store stops answering: one line and exit 1 (the input was
+    no mistake), not a traceback. The command stops itself at a failpoint (SIGSTOP) once the manifest
+    is checked, the server is stopped, and SIGCONT lets it read the tables from a store that is gone."""
+    psutil = pytest.importorskip("psutil")
+    doc_id = s3_run["tables"]["documents"]["doc_id"][0]
+    with MotoServer(tmp_path / "work") as private:  # its own server: the module's stays up
+        private.client.create_bucket(Bucket=BUCKET)
+        for key in _keys(server, "out"):
+            private.client.put_object(Bucket=BUCKET, Key=key,
+                                      Body=server["s3"].get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        process = subprocess.Popen([sys.executable, "-m", "corpusclean", "inspect", f"s3://{BUCKET}/out", "--doc", doc_id],
+                                   cwd=REPO, env={**private.env, "CORPUSCLEAN_FAILPOINT": "inspect.opened:stop"},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while psutil.Process(process.pid).status() != psutil.STATUS_STOPPED:
+                assert process.poll() is None and time.monotonic() < deadline, "inspect never reached its failpoint"
+                time.sleep(0.05)
+            private.stop_server()
+            process.send_signal(signal.SIGCONT)
+            _, stderr = process.communicate(timeout=180)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 1, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("corpusclean: error: ") and "Traceback" not in stderr, stderr
+    assert "--debug" in lines[0]
 
 
 def test_a_live_lock_refuses_a_second_run(server, s3_run):

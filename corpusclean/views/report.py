@@ -60,6 +60,7 @@ from markupsafe import Markup
 from .. import storage
 from ..dedup.spans import SPAN_COLUMNS
 from ..errors import UsageError
+from ..failpoints import failpoint
 
 TABLES = ("documents", "paragraphs", "removed", "links", "errors")
 NO_OUTLET = "(no outlet)"
@@ -126,6 +127,7 @@ def open_output(out_dir: str | Path, *, in_place: bool = False) -> Iterator[RunO
     remote = storage.is_remote(out_dir)
     if remote and in_place:
         manifest = storage.check_output(str(out_dir), TABLES)
+        failpoint("inspect.opened")
         yield RunOutput(None, manifest, storage.normalize(str(out_dir)))
         return
     with storage.local_copy(out_dir, TABLES, optional=("reprints",)) as folder:
