@@ -170,13 +170,32 @@ def assign_clusters(paragraphs: pl.DataFrame, near: pl.DataFrame, measure: Measu
         # by row, not id: a page an earlier output holds too (same bytes, same place) has the same ids there
         "row", "cluster_id", "cluster_size", (pl.col("row") == pl.col("_canonical_row")).alias("is_canonical"),
         "canonical_id", "canonical_doc_id", pl.col("_similarity").alias("similarity"), "cluster_outlets")
-    singleton = pl.col("cluster_size").is_null()
-    return paragraphs.join(clustered, on="row", how="left", maintain_order="left").with_columns(
+    return fill_singletons(paragraphs.join(clustered, on="row", how="left", maintain_order="left")).select(
+        *paragraphs.columns, *CLUSTER_COLUMNS)
+
+
+def fill_singletons(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame``'s cluster columns (:data:`~corpusclean.schema.CLUSTER_COLUMNS`, null where a left join
+    found no cluster) filled in as a paragraph in no cluster has them: ``cluster_id`` and
+    ``similarity`` null, size 1, its own canonical (``paragraph_id``, ``doc_id``), one outlet unless
+    its ``outlet`` is empty. ``earlier_ids``, if there, an empty list.
+
+    The one definition of a singleton's columns: :func:`assign_clusters` fills its paragraphs with it,
+    and the final write its paragraphs outside every cluster, which phase B does not hold row by row.
+
+        >>> f = pl.DataFrame({"paragraph_id": ["a-1"], "doc_id": ["a"], "outlet": [""]}).with_columns(
+        ...     *(pl.lit(None, dtype=t).alias(c) for c, t in CLUSTER_COLUMNS.items()))
+        >>> fill_singletons(f).select("cluster_size", "canonical_id", "cluster_outlets").rows()
+        [(1, 'a-1', 0)]
+    """
+    filled = frame.with_columns(
         pl.col("cluster_size").fill_null(1),
         pl.col("is_canonical").fill_null(True),
         pl.col("canonical_id").fill_null(pl.col("paragraph_id")),
         pl.col("canonical_doc_id").fill_null(pl.col("doc_id")),
-        pl.when(singleton).then((pl.col("outlet") != "").fill_null(False).cast(pl.Int32))
-        .otherwise(pl.col("cluster_outlets"))
-        .alias("cluster_outlets"),
-    ).select(*paragraphs.columns, *CLUSTER_COLUMNS).cast(CLUSTER_COLUMNS)
+        # a cluster's rows always have their count, so a null is a singleton's
+        pl.col("cluster_outlets").fill_null((pl.col("outlet") != "").fill_null(False).cast(pl.Int32)),
+    ).cast(CLUSTER_COLUMNS)
+    if "earlier_ids" in filled.columns:
+        filled = filled.with_columns(pl.col("earlier_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    return filled

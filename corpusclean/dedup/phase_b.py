@@ -48,7 +48,7 @@ from ..executors.tasks import SerialRunner, TaskFiles, TaskRunner, task_child, t
 from ..extractors.outlet import slug
 from ..schema import CLUSTER_COLUMNS, LINKS
 from ..writers.parquet import write_table
-from .clusters import assign_clusters, components
+from .clusters import assign_clusters, components, fill_singletons
 from .containment import count_shared, least_shared, prefix_candidates, reduce_postings, verify_pairs
 from .exact import CANONICAL_ORDER, exact_links
 from .fingerprints import band_columns, list_to_arrays
@@ -82,8 +82,9 @@ class Part:
 class Linked:
     """The outcome of the pass: per-paragraph cluster columns, links, templates.
 
-    ``meta`` holds, per paragraph, ``row``, ``paragraph_id``, ``is_new``, the cluster columns and
-    ``earlier_ids``: what the final write joins to each shard.
+    ``meta`` holds ``row``, ``paragraph_id``, ``is_new``, the cluster columns and ``earlier_ids`` of
+    the paragraphs in a cluster or repeating an earlier output, the only ones whose columns are not
+    a singleton's (:func:`.clusters.fill_singletons`): what the final write places beside each shard.
 
     ``meta`` and ``templates`` carry each paragraph's global ``row`` (parts in order, then rows in
     order) and are sorted by it, so one part's rows are a slice found by binary search
@@ -97,10 +98,13 @@ class Linked:
     outlets: pl.DataFrame  # outlet -> _outlet: one spelling per outlet (see outlet_spellings)
     offsets: list[int] = field(default_factory=list)  # first global row of each part
 
-    def part_rows(self, table: pl.DataFrame, part: int) -> pl.DataFrame:
-        """The rows of ``table`` (``meta`` or ``templates``: sorted by ``row``) that belong to ``part``."""
+    def part_rows(self, table: pl.DataFrame, part: int, rows: tuple[int, int] | None = None) -> pl.DataFrame:
+        """The rows of ``table`` (``meta`` or ``templates``: sorted by ``row``) that belong to ``part``
+        (to its rows ``start:stop`` with ``rows``)."""
         first = self.offsets[part]
         end = self.offsets[part + 1] if part + 1 < len(self.offsets) else None
+        if rows is not None:
+            first, end = first + rows[0], first + rows[1]
         rows = table["row"]
         start = rows.search_sorted(first, side="left")
         stop = rows.search_sorted(end, side="left") if end is not None else table.height
@@ -111,27 +115,48 @@ class Linked:
         return paragraph_ids.is_in(self.part_rows(self.templates, part)["paragraph_id"].implode()).alias("is_template")
 
 
+#: The canonical order's columns that are the same for every paragraph of a document.
+DOCUMENT_ORDER = [column for column in CANONICAL_ORDER if column != "para_idx"]
+
+
+def _document_keys(parts: list[Part]) -> pl.DataFrame:
+    """Per part and document (``_part``, ``doc_id``), ``_key``: the document's place in the canonical
+    order, equal for equal (date, source_path, record_offset) (an earlier output's copy of a page).
+
+    Read one row a document, so that the strings of the order (a path and a date a paragraph, about
+    90 bytes) are never held for every paragraph: with them, reading the metadata of allsides-dev
+    grown 3x (900k paragraphs) peaked 80 MiB higher (582 against 502 MiB)."""
+    documents = pl.concat([
+        pl.scan_parquet(part.paragraphs).select("doc_id", *DOCUMENT_ORDER)
+        .unique("doc_id", keep="first", maintain_order=True).with_columns(pl.lit(index, pl.UInt32).alias("_part"))
+        for index, part in enumerate(parts)]).collect()
+    return (documents.sort(DOCUMENT_ORDER, nulls_last=True, maintain_order=True)
+            .select("_part", "doc_id", pl.struct(DOCUMENT_ORDER).rle_id().alias("_key")))
+
+
 def _read_meta(parts: list[Part]) -> pl.DataFrame:
+    if not parts:
+        return pl.DataFrame()
+    keys = _document_keys(parts).lazy()
     frames = []
-    for part in parts:
+    for index, part in enumerate(parts):
         scan = pl.scan_parquet(part.paragraphs)
         has_flag = "is_template" in scan.collect_schema().names()
         frames.append(scan.select(
-            *META_COLUMNS,
+            *(column for column in META_COLUMNS if column not in DOCUMENT_ORDER),
             (pl.col("is_template") if has_flag else pl.lit(False)).alias("_earlier_template"),
-            pl.lit(part.new).alias("is_new")))
-    if not frames:
-        return pl.DataFrame()
+            pl.lit(part.new).alias("is_new"),
+        ).join(keys.filter(pl.col("_part") == index).drop("_part"), on="doc_id", how="left", maintain_order="left"))
     meta = pl.concat(frames, how="vertical_relaxed").collect().with_row_index("row")
-    # an earlier output's copy of a page (the same bytes at the same place: the same ids) comes first
-    in_order = meta.select(pl.arg_sort_by([*CANONICAL_ORDER, "is_new"], nulls_last=True,
+    # the canonical order (CANONICAL_ORDER, nulls last), an earlier output's copy of a page (the same
+    # bytes at the same place: the same ids) first
+    in_order = meta.select(pl.arg_sort_by(["_key", "para_idx", "is_new"], nulls_last=True,
                                           maintain_order=True))[:, 0].to_numpy()
     ranks = np.empty(meta.height, dtype=np.uint32)
     ranks[in_order] = np.arange(meta.height, dtype=np.uint32)
-    # _rank stands for the canonical order from here on, so its four columns need not be held
-    # (three of them only; para_idx orders a page's paragraphs for the template step)
-    return meta.with_columns(pl.Series("_rank", ranks), pl.col("doc_id").rank("dense").alias("_doc")).drop(
-        "date", "source_path", "record_offset")
+    # _rank stands for the canonical order from here on (para_idx stays: it orders a page's
+    # paragraphs for the template step)
+    return meta.with_columns(pl.Series("_rank", ranks), pl.col("doc_id").rank("dense").alias("_doc")).drop("_key")
 
 
 def _scan_fingerprints(parts: list[Part], offsets: list[int], columns: list[str]) -> pl.LazyFrame:
@@ -615,8 +640,11 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     else:
         clustered = clustered.join(earlier, on="paragraph_id", how="left", maintain_order="left").with_columns(
             pl.col("earlier_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-    # what the final write needs of each paragraph, and no more: this frame is held to the end
-    clustered = clustered.select("row", "paragraph_id", "is_new", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
+    # what the final write needs, and no more: this frame is held to the end, so only the paragraphs
+    # in a cluster or repeating an earlier output (2.3% of allsides-dev grown 3x) are in it; the
+    # others' columns are a singleton's, filled in by the write (clusters.fill_singletons)
+    clustered = clustered.filter(pl.col("cluster_id").is_not_null() | (pl.col("earlier_ids").list.len() > 0)).select(
+        "row", "paragraph_id", "is_new", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
     return Linked(_by_row(clustered), links, _by_row(new_templates), counts, outlets,
                   [int(offset) for offset in offsets])
 
@@ -726,22 +754,25 @@ def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked, part: int,
     tables = {name: table.with_columns(pl.col("outlet").replace(old, new)) if "outlet" in table.columns else table
               for name, table in tables.items()}
     paragraphs = tables["paragraphs"]
-    part_columns = linked.part_rows(linked.meta, part).select("paragraph_id", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
-    start, stop = rows if rows is not None else (0, part_columns.height)
-    cluster_columns = part_columns.slice(start, stop - start)
+    start, stop = rows if rows is not None else (0, paragraphs.height)
+    columns = [*CLUSTER_COLUMNS, *EARLIER_COLUMN]
+    held = linked.part_rows(linked.meta, part, (start, stop))  # the slice's paragraphs that are no singleton
+    at = held["row"].cast(pl.Int64) - (linked.offsets[part] + start)
     part_templates = linked.part_rows(linked.templates, part)
     # a phase-A shard's paragraphs are its rows of ``linked`` in order: the cluster columns are
     # placed beside them, not joined (a join gathers every column of the shard, text included)
-    aligned = cluster_columns.height == paragraphs.height and cluster_columns["paragraph_id"].equals(
-        paragraphs["paragraph_id"])
+    aligned = stop - start == paragraphs.height and paragraphs["paragraph_id"].gather(at).equals(held["paragraph_id"])
     if aligned:
         template_at = part_templates["row"].to_numpy().astype(np.int64) - linked.offsets[part] - start
         flags = np.zeros(paragraphs.height, dtype=bool)
         flags[template_at[(template_at >= 0) & (template_at < paragraphs.height)]] = True
         is_template = pl.Series("is_template", flags)
+        placed = pl.DataFrame({"_at": at}).hstack(held.select(columns))
+        beside = (pl.DataFrame({"_at": np.arange(paragraphs.height, dtype=np.int64)})
+                  .join(placed, on="_at", how="left", maintain_order="left").drop("_at"))
     else:
         is_template = linked.is_template(paragraphs["paragraph_id"], part)
-        cluster_columns = part_columns
+        held = linked.part_rows(linked.meta, part).select("paragraph_id", *columns)
     evidence = part_templates.select("paragraph_id", *EVIDENCE)
     template_rows = paragraphs.filter(is_template).join(evidence, on="paragraph_id", how="left").select(
         "doc_id", "source_path", pl.col("source_units").list.first().cast(pl.Int32).alias("unit_idx"),
@@ -751,9 +782,10 @@ def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked, part: int,
     removed = pl.concat([rule_rows, template_rows.cast(rule_rows.schema)]).sort(
         "source_path", "doc_id", "unit_idx", "char_start", "reason", nulls_last=False)
     if aligned:
-        kept = paragraphs.hstack(cluster_columns.drop("paragraph_id")).filter(~is_template)
+        kept = paragraphs.hstack(beside).filter(~is_template)
     else:
-        kept = paragraphs.filter(~is_template).join(cluster_columns, on="paragraph_id", how="left")
+        kept = paragraphs.filter(~is_template).join(held, on="paragraph_id", how="left")
+    kept = fill_singletons(kept)
     # rebuild_documents returns the paragraphs sorted by source_path, record_offset, para_idx
     documents, kept = rebuild_documents(tables["documents"], kept, removed)
     return {"documents": documents.sort("source_path", "record_offset"), "paragraphs": kept, "removed": removed}
