@@ -158,6 +158,7 @@ class DedupSection(BaseModel):
     min_shared_shingles: Count
     max_posting: Annotated[int, Field(ge=2)]  # a shingle held by one paragraph pairs nothing
     partition_shingles: Count
+    task_pool_paragraphs: Count
     max_bucket_size: Annotated[int, Field(ge=2)]  # lsh.candidate_pairs refuses less
     containment_sample_mod: Count
     template_min_docs: Annotated[int, Field(ge=2)]  # 1 would make every paragraph a template

@@ -295,8 +295,9 @@ def run_dedup(output: str | Path, config: Config | str | Path | None = None,
     (from their stored fingerprints, without reprocessing them) and say which earlier paragraphs they
     repeat in ``earlier_ids``. The tables and the manifest replace those of ``output`` in one step;
     ``keep_work`` keeps the phase-A data in ``output/_work`` (for another ``dedup``), else it goes.
-    ``engine`` (``local``: in this process, ``pool``: a local process pool of ``workers``, ``ray``: on
-    the Ray at ``address`` or a private local one) says where phase B's partition tasks run
+    ``engine`` (``local``: in this process, or from ``dedup.task_pool_paragraphs`` paragraphs in a
+    local process pool of ``workers``; ``pool``: in that pool whatever the size; ``serial``: in this
+    process; ``ray``: on the Ray at ``address`` or a private local one) says where phase B's partition tasks run
     (:func:`corpusclean.executors.tasks.task_runner`); the tables are the same.
 
     Raises:
@@ -343,7 +344,11 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
     work_uri = _work_uri(getattr(folder, "uri", output))
     # on Ray with an object-store output, phase B's task files go through OUT/_work/phase_b there
     store = TaskStore(work_uri, work) if engine == "ray" and work_uri else None
-    with task_runner(engine, workers, address, store=store) as runner:
+    paragraphs = sum(pl.scan_parquet(part.fingerprints).select(pl.len()).collect().item() for part in parts)
+    # (a phase A of an older version has no task_pool_paragraphs: its tasks run in this process)
+    with task_runner(engine, workers, address, store=store, paragraphs=paragraphs,
+                     pool_paragraphs=dedup.get("task_pool_paragraphs")) as runner:
+        phase_b_runner = repr(runner)
         linked = link_corpus(parts, dedup, on_step, runner=runner, work=work / "phase_b")
     on_step("write")
     failpoint("dedup.linked")
@@ -368,6 +373,7 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
             "dedup_config_source": record["config_source"] if config is None else config.source,
             "against": [str(path) for path in against],
             "shards": len(record["shards"]),
+            "phase_b_runner": phase_b_runner,  # where its partition tasks ran (SerialRunner: in this process)
             "work_kept": keep_work,
             "counts": {key: value for key, value in counts.items() if not isinstance(value, dict)},
             "accounting": {"discovered_inputs": counts["discovered"], "documents": counts["documents"],

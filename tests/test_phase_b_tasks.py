@@ -3,6 +3,7 @@ process pool or on a real local Ray, and the runners themselves (other processes
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -53,7 +54,7 @@ def _dedup(phase_a: Path, target: Path, **kwargs) -> dict[str, pl.DataFrame]:
     """Phase B on a copy of ``phase_a``'s output; its tables."""
     shutil.copytree(phase_a, target)
     run_dedup(target, **kwargs)
-    assert not (target / "_work").exists()  # task files go with the work folder
+    assert (target / "_work").exists() == kwargs.get("keep_work", False)  # task files go with the work folder
     return {name: pl.read_parquet(target / f"{name}.parquet") for name in TABLES}
 
 
@@ -79,6 +80,20 @@ def test_serial_pool_and_ray_give_the_same_tables(phase_a, tmp_path, ray_session
     _same(on_ray, serial, "ray")
     if partitioned:  # the hash partitions are a cut of the work, not of the result
         _same(_dedup(phase_a, tmp_path / "default", engine="serial"), serial, "one partition")
+
+
+def test_the_local_engine_runs_a_large_corpus_s_tasks_in_a_pool(phase_a, tmp_path):
+    """From dedup.task_pool_paragraphs paragraphs on, the default engine's tasks run in a pool of
+    --workers processes (the manifest says so), with the tables of a run in this process."""
+    serial = _dedup(phase_a, tmp_path / "serial", engine="local", workers=2, keep_work=True)
+    manifest = json.loads((tmp_path / "serial" / "manifest.json").read_text())
+    assert manifest["phase_b_runner"] == "SerialRunner()"  # raw/ and the seeds: far below the default
+    config = tmp_path / "pool-from-one.toml"
+    config.write_text("[dedup]\ntask_pool_paragraphs = 1\n")
+    pooled = _dedup(phase_a, tmp_path / "pooled", engine="local", workers=2, config=config, keep_work=True)
+    manifest = json.loads((tmp_path / "pooled" / "manifest.json").read_text())
+    assert manifest["phase_b_runner"] == "PoolRunner(workers=2)"
+    _same(pooled, serial, "local engine, pooled")
 
 
 def test_an_incremental_run_gives_the_same_tables_on_every_runner(phase_a, tmp_path, ray_session):
@@ -152,6 +167,12 @@ def test_the_factory_follows_engine_and_workers():
         assert isinstance(runner, SerialRunner)
     with task_runner("local", workers=2) as runner:  # measured faster than a pool (see task_runner)
         assert isinstance(runner, SerialRunner)
+    with task_runner("local", workers=2, paragraphs=499, pool_paragraphs=500) as runner:
+        assert isinstance(runner, SerialRunner)
+    with task_runner("local", workers=2, paragraphs=500, pool_paragraphs=500) as runner:
+        assert isinstance(runner, PoolRunner) and runner.workers == 2
+    with task_runner("local", workers=1, paragraphs=500, pool_paragraphs=500) as runner:
+        assert isinstance(runner, SerialRunner)  # one worker: no process besides this one
     with task_runner("pool", workers=1) as runner:
         assert isinstance(runner, SerialRunner)
     with task_runner("pool", workers=2) as runner:

@@ -46,9 +46,10 @@ Runners:
   already initialized in this process, or starts a private local Ray of ``workers`` CPUs as
   :func:`corpusclean.executors.ray_engine.run_shards_ray` does, shut down when the runner closes.
 
-:func:`task_runner` makes one from a run's ``(engine, workers, address)`` (the ``local`` engine runs
-phase B's tasks serially: faster than a pool at the scale measured, see there); runners are context
-managers (``close()`` stops the pool or the private Ray).
+:func:`task_runner` makes one from a run's ``(engine, workers, address)`` and its size (the ``local``
+engine runs phase B's tasks in this process below ``dedup.task_pool_paragraphs`` paragraphs, where a
+pool costs more than it saves, and in a pool from there on, so that no task's memory is the
+driver's; see there); runners are context managers (``close()`` stops the pool or the private Ray).
 
 Example:
     >>> with task_runner("serial") as runner:
@@ -231,20 +232,31 @@ class RayRunner(_Closing):
 
 
 def task_runner(engine: str = "serial", workers: int | None = None, address: str | None = None,
-                store: "TaskStore | None" = None) -> TaskRunner:
-    """The runner of a run's ``engine``.
+                store: "TaskStore | None" = None, paragraphs: int = 0,
+                pool_paragraphs: int | None = None) -> TaskRunner:
+    """The runner of a run's ``engine``, for a corpus of ``paragraphs`` paragraphs.
 
-    * ``serial`` and ``local`` (a run's default engine): :class:`SerialRunner`. On allsides-dev (11k
-      articles, 16 bands, one hash partition) a pool of 2 took 4-5 s to start its workers (spawn,
-      then polars and numba imports) against 1.7-2.1 s of band tasks and 1.6-2.1 s of contained step
-      either way; phase B took 10.5-11.2 s serially and 16.4-19.2 s with the pool (2 cores, shared).
+    * ``serial``: :class:`SerialRunner`.
+    * ``local`` (a run's default engine): a :class:`PoolRunner` of ``workers`` processes (default:
+      all cores) from ``pool_paragraphs`` paragraphs on (``dedup.task_pool_paragraphs``), else a
+      :class:`SerialRunner`. A task holds its band column or shingle partition, and in this
+      process that memory is the driver's: on allsides-dev grown 3x (900k paragraphs) the contained
+      step's postings task took the driver from 513 to 918 MiB, its peak; in a pool of 2 the
+      driver's peak was 860 MiB (the final write) and phase B 1.6 s slower (22.8 against 21.2 s).
+      On a small corpus the pool costs more than it saves: on allsides-dev (297k paragraphs) it
+      left the driver's peak where it was (682 MiB, the write equals it) and took 1.6 s more
+      (10.3 against 8.7 s, 2 cores), and a pool's start (spawn, polars and numba imports) is
+      seconds a run on a test corpus does not need.
     * ``pool``: a :class:`PoolRunner` of ``workers`` processes (default: all cores; one: serial),
-      for corpora whose partitions outweigh the pool's start.
+      whatever the size.
     * ``ray``: a :class:`RayRunner` on ``address`` (default: a private local Ray of ``workers``
       CPUs, or the Ray this process has initialized), whose task files go through ``store`` when
       given (an ``s3://`` output's ``_work``; the other runners' tasks run on this machine and ignore it).
     """
-    if engine in ("serial", "local"):
+    if engine == "local":
+        pooled = pool_paragraphs is not None and paragraphs >= pool_paragraphs
+        engine = "pool" if pooled else "serial"
+    if engine == "serial":
         return SerialRunner()
     if engine == "pool":
         workers = workers or default_workers()
