@@ -33,8 +33,11 @@ from .parquet import TableWriter, write_table
 #: Paragraphs per slice of a shard in the final write (whole documents; a shard of fewer is one
 #: slice). A large JSONL file is one shard (72 MB of text, 297k paragraphs, per copy of allsides-dev)
 #: and written whole it made the main process's peak: 945 MiB at 1x, 1420 at 3x; in slices of 50k
-#: paragraphs, 701 and 1107 MiB (benchmarks/real_scale.py), below the linking steps before it.
-WRITE_SLICE_PARAGRAPHS = 50_000
+#: paragraphs, 701 and 1107 MiB (benchmarks/real_scale.py), below the linking steps before it. Once
+#: phase B's tasks left the driver (dedup.task_pool_paragraphs) the write was its peak again; slices of
+#: 25k took it from 669-684 to 611-612 MiB at 1x and from 886-888 to 832-835 MiB at 3x (two runs
+#: each), the write's time within the runs' spread (1.6-2.0 against 1.7-1.9 s at 1x).
+WRITE_SLICE_PARAGRAPHS = 25_000
 
 
 def _write_slices(shard: Path, documents: pl.DataFrame, limit: int) -> list[tuple[int, int, int, int]]:
