@@ -197,20 +197,32 @@ class TwoNodeRay:
         self.base = Path(tempfile.mkdtemp(prefix="cc-ray-"))
         (self.base / "token").write_text(secrets.token_hex(32))
         self.env = {**env, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.base / "token")}
-        self.port = _free_port()
-        self.address = f"127.0.0.1:{self.port}"
         ray = str(Path(sys.executable).with_name("ray"))
         common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
-        subprocess.run([ray, "start", "--head", "--port", str(self.port), "--include-dashboard", "false", *common],
-                       env=self.env, check=True, capture_output=True)
-        subprocess.run([ray, "start", "--address", self.address, *common], env=self.env, check=True,
-                       capture_output=True)
+        # a head that fails to start (it did once in three runs, after the previous size's cluster
+        # had stopped) is tried again on another port, and its own words are kept if it fails twice
+        for attempt in range(2):
+            self.port = _free_port()
+            self.address = f"127.0.0.1:{self.port}"
+            head = subprocess.run([ray, "start", "--head", "--port", str(self.port), "--include-dashboard", "false",
+                                   *common], env=self.env, capture_output=True, text=True)
+            if head.returncode == 0:
+                break
+            self.stop(keep_base=True)
+            if attempt:
+                raise RuntimeError(f"ray start --head failed: {head.stderr.strip()[-2000:]}")
+        worker = subprocess.run([ray, "start", "--address", self.address, *common], env=self.env,
+                                capture_output=True, text=True)
+        if worker.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"ray start --address failed: {worker.stderr.strip()[-2000:]}")
 
-    def stop(self) -> None:
+    def stop(self, keep_base: bool = False) -> None:
         # every Ray on the machine: run the benchmark where nothing else uses Ray
         subprocess.run([str(Path(sys.executable).with_name("ray")), "stop", "--force"], env=self.env,
                        capture_output=True)
-        shutil.rmtree(self.base, ignore_errors=True)
+        if not keep_base:
+            shutil.rmtree(self.base, ignore_errors=True)
 
 
 def measure_size(data: Path, out: Path, engines: list[str], workers: int, env: dict[str, str]) -> dict:
