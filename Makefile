@@ -17,7 +17,8 @@ run: $(STAMP)
 	$(BIN)/corpusclean run raw -o out
 
 ## test: run the test suite, two test files at a time (the budget is about ten minutes on 2 cores; one
-## process left a core idle while each test's subprocess started: 843-964 s serially, 680 s so)
+## process left a core idle while each test's subprocess started: 843-964 s serially, 563 s so in a
+## checkout, 623 s in a fresh clone with ../shared)
 TEST_PROCESSES ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadfile

@@ -10,8 +10,9 @@ Points, in the order a run reaches them: ``extract.discovered``, ``extract.shard
 ``dedup.linked``, ``write.staging``, ``write.first_shard``, ``write.tables_closed``,
 ``write.links``, ``write.manifest``, ``commit.work_moved``, ``commit.exchanged``, ``commit.done``;
 for an ``s3://`` output (:mod:`corpusclean.writers.remote`), ``publish.tables`` (the new generation
-uploaded, the manifest not yet written) and ``publish.manifest`` (the manifest written); ``inspect.opened`` in ``inspect`` of an ``s3://`` output
-(read in place), once its manifest is checked, before any table is read.
+uploaded, the manifest not yet written) and ``publish.manifest`` (the manifest written);
+``inspect.opened`` in ``inspect`` of an ``s3://`` output (read in place), once its manifest is
+checked, before any table is read.
 """
 
 from __future__ import annotations
