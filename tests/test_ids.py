@@ -130,6 +130,17 @@ def test_joint_and_incremental_runs_agree(days):
     assert all(row["earlier_ids"] == [row["paragraph_id"]] for row in wall.iter_rows(named=True))
 
 
+def test_a_page_both_outputs_hold_makes_each_link_once(days):
+    """wall.txt is in out1 and again in day 2 with its ids: the reprint's links to the wire's two
+    paragraphs came once from each copy of the page, and were two rows of links.parquet each."""
+    links = _read(days / "out2", "links")
+    assert links.height > 0 and links.select("left_id", "right_id").is_unique().all()
+    wall = set(_read(days / "out1", "paragraphs").filter(pl.col("source_path") == "crawl/wire/wall.txt")["paragraph_id"])
+    assert links.filter(pl.col("left_id").is_in(list(wall))).height >= 2  # the two wire paragraphs, once each
+    reprints = _read(days / "out2", "reprints")
+    assert reprints.select("earlier_doc_id", "later_doc_id").is_unique().all()
+
+
 def test_same_input_same_config_same_ids(days):
     for table in ("documents", "paragraphs", "links"):
         assert _read(days / "out2", table).equals(_read(days / "again", table)), table

@@ -616,7 +616,10 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     kept_similar = _worth_linking(similar, meta, is_template)
     columns = ["left", "right", "jaccard", "containment_lr", "containment_rl"]
     pairs = pl.concat([kept_similar.select(columns), contained.select(columns)]).unique(["left", "right"], keep="first")
-    links = _to_links(pairs, meta, dedup["near_threshold"]).sort("left_id", "right_id")
+    # A page an earlier output holds too (same bytes, same place) has the same ids there, so two row
+    # pairs can be one link: the new copy of P and the earlier one each paired with Q. One row each.
+    links = (_to_links(pairs, meta, dedup["near_threshold"]).sort(list(LINKS))
+             .unique(["left_id", "right_id"], keep="first", maintain_order=True))
 
     step("clusters")
     counts = {"candidates_near": near.height, "candidates_contained": contained.height, **tally}
