@@ -749,7 +749,7 @@ def finalize_shard(tables: dict[str, pl.DataFrame], linked: Linked, part: int,
     final write cuts a large shard so (:func:`corpusclean.writers.final.write_final`).
 
     Memory: the final write holds one slice's tables while the previous slice's are being written,
-    so every copy made here adds to the peak of phase B (a slice is up to 50k paragraphs; a shard,
+    so every copy made here adds to the peak of phase B (a slice is up to 25k paragraphs; a shard,
     a third of the corpus at 3x allsides-dev). Hence no joins that gather all of a table's columns
     where a column can be mapped or a slice of ``linked`` lines up row for row, and no second sort.
     """
