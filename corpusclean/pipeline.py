@@ -38,7 +38,7 @@ import xxhash
 from . import __version__, storage
 from .clean import Context, problem_rows
 from .config import Config, load_config
-from .dedup.phase_b import Part, link_corpus
+from .dedup.phase_b import Part, link_corpus, part_lengths
 from .errors import UsageError
 from .executors.local import default_workers, run_shards
 from .executors.tasks import TaskStore, engine_session, task_runner
@@ -344,9 +344,8 @@ def _dedup(folder: OutputFolder, config: Config | None, on_progress: ProgressCal
     work_uri = _work_uri(getattr(folder, "uri", output))
     # on Ray with an object-store output, phase B's task files go through OUT/_work/phase_b there
     store = TaskStore(work_uri, work) if engine == "ray" and work_uri else None
-    paragraphs = sum(pl.scan_parquet(part.fingerprints).select(pl.len()).collect().item() for part in parts)
     # (a phase A of an older version has no task_pool_paragraphs: its tasks run in this process)
-    with task_runner(engine, workers, address, store=store, paragraphs=paragraphs,
+    with task_runner(engine, workers, address, store=store, paragraphs=sum(part_lengths(parts)),
                      pool_paragraphs=dedup.get("task_pool_paragraphs")) as runner:
         phase_b_runner = repr(runner)
         linked = link_corpus(parts, dedup, on_step, runner=runner, work=work / "phase_b")

@@ -165,7 +165,7 @@ def test_pool_workers_ignore_the_stop_signals():
 def test_the_factory_follows_engine_and_workers():
     with task_runner("serial") as runner:
         assert isinstance(runner, SerialRunner)
-    with task_runner("local", workers=2) as runner:  # measured faster than a pool (see task_runner)
+    with task_runner("local", workers=2) as runner:  # no size given: in this process
         assert isinstance(runner, SerialRunner)
     with task_runner("local", workers=2, paragraphs=499, pool_paragraphs=500) as runner:
         assert isinstance(runner, SerialRunner)

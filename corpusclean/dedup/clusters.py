@@ -181,7 +181,8 @@ def fill_singletons(frame: pl.DataFrame) -> pl.DataFrame:
     its ``outlet`` is empty. ``earlier_ids``, if there, an empty list.
 
     The one definition of a singleton's columns: :func:`assign_clusters` fills its paragraphs with it,
-    and the final write its paragraphs outside every cluster, which phase B does not hold row by row.
+    phase B the ``earlier_ids`` of the paragraphs it holds, and the final write its paragraphs outside
+    every cluster, which phase B does not hold row by row.
 
         >>> f = pl.DataFrame({"paragraph_id": ["a-1"], "doc_id": ["a"], "outlet": [""]}).with_columns(
         ...     *(pl.lit(None, dtype=t).alias(c) for c, t in CLUSTER_COLUMNS.items()))

@@ -134,6 +134,11 @@ def _document_keys(parts: list[Part]) -> pl.DataFrame:
             .select("_part", "doc_id", pl.struct(DOCUMENT_ORDER).rle_id().alias("_key")))
 
 
+def part_lengths(parts: list[Part]) -> list[int]:
+    """The paragraphs of each part: its fingerprints' row count, from the Parquet footer."""
+    return [pl.scan_parquet(part.fingerprints).select(pl.len()).collect().item() for part in parts]
+
+
 def _read_meta(parts: list[Part]) -> pl.DataFrame:
     if not parts:
         return pl.DataFrame()
@@ -592,8 +597,7 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     # (benchmarks/incremental.py).
     meta = meta.with_columns(
         (pl.col("_rank") == pl.col("_rank").min().over("exact_hash")).alias("_representative"))
-    offsets = list(np.cumsum([0] + [pl.scan_parquet(p.fingerprints).select(pl.len()).collect().item()
-                                    for p in parts[:-1]]))
+    offsets = list(np.cumsum([0] + part_lengths(parts)[:-1]))
     earlier_templates = meta["_earlier_template"].to_numpy()
 
     # earlier templates take part in exact and near linking, so new copies of them are found
@@ -639,14 +643,14 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     clustered = assign_clusters(kept, near_kept, measure, threshold=dedup["near_threshold"])
     del kept, near, near_kept
     if earlier.is_empty():  # no --against, or nothing repeats it: no join over every paragraph
-        clustered = clustered.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("earlier_ids"))
+        clustered = clustered.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias("earlier_ids"))
     else:
-        clustered = clustered.join(earlier, on="paragraph_id", how="left", maintain_order="left").with_columns(
-            pl.col("earlier_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        clustered = clustered.join(earlier, on="paragraph_id", how="left", maintain_order="left")
     # what the final write needs, and no more: this frame is held to the end, so only the paragraphs
-    # in a cluster or repeating an earlier output (2.3% of allsides-dev grown 3x) are in it; the
-    # others' columns are a singleton's, filled in by the write (clusters.fill_singletons)
-    clustered = clustered.filter(pl.col("cluster_id").is_not_null() | (pl.col("earlier_ids").list.len() > 0)).select(
+    # in a cluster or repeating an earlier output (2.3% of allsides-dev grown 3x) are in it (a null
+    # earlier_ids repeats nothing); the others' columns are a singleton's, filled in by the write
+    clustered = fill_singletons(clustered.filter(
+        pl.col("cluster_id").is_not_null() | (pl.col("earlier_ids").list.len() > 0))).select(
         "row", "paragraph_id", "is_new", *CLUSTER_COLUMNS, *EARLIER_COLUMN)
     return Linked(_by_row(clustered), links, _by_row(new_templates), counts, outlets,
                   [int(offset) for offset in offsets])
