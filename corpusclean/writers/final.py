@@ -25,6 +25,7 @@ from ..dedup.phase_b import META_COLUMNS, Linked, Part, finalize_shard
 from ..dedup.reprints import reprints, sibling_pairs
 from ..dedup.spans import with_spans
 from ..failpoints import failpoint
+from ..frames import owned_strings
 from ..schema import FINAL_DOCUMENTS, FINAL_PARAGRAPHS, FINAL_REMOVED, NULLABLE_INTEGERS
 from ..shards import read_shard
 from .parquet import TableWriter, write_table
@@ -115,12 +116,12 @@ def write_final(work: Path, target: Path, record: dict[str, Any], linked: Linked
                                                    rows={"paragraphs": (start, stop)})["paragraphs"],
                           "removed": shard["removed"] if len(slices) == 1 else shard["removed"].filter(
                               pl.col("doc_id").is_in(documents["doc_id"].implode()))}
-                if not contained.is_empty():
-                    end_texts.append(tables["paragraphs"].filter(pl.col("paragraph_id").is_in(ends))
-                                     .select("paragraph_id", "text"))
+                if not contained.is_empty():  # its own copy: a filtered frame keeps the slice's texts
+                    end_texts.append(owned_strings(tables["paragraphs"].filter(pl.col("paragraph_id").is_in(ends))
+                                                   .select("paragraph_id", "text")))
                 final = finalize_shard(tables, linked, part, (start, stop))
                 pending = [threads.submit(writers[table].write, final[table]) for table in ("documents", "paragraphs")]
-                removed.append(final["removed"])
+                removed.append(owned_strings(final["removed"]))  # template rows are a filter of the slice
                 if index == len(slices) - 1:  # a shard's removed rows are in document-id order, not record order
                     shard_removed = removed[0] if len(removed) == 1 else pl.concat(removed).sort(
                         "source_path", "doc_id", "unit_idx", "char_start", "reason", nulls_last=False)
@@ -247,6 +248,6 @@ def earlier_texts(parts: Sequence[Part], ids: pl.Series) -> list[pl.DataFrame]:
     for part in parts:
         path = part.fingerprints.parent / "paragraphs.parquet"
         if not part.new and path.is_file():
-            found.append(pl.scan_parquet(path).filter(pl.col("paragraph_id").is_in(ids))
-                         .select("paragraph_id", "text").collect())
+            found.append(owned_strings(pl.scan_parquet(path).filter(pl.col("paragraph_id").is_in(ids))
+                                       .select("paragraph_id", "text").collect()))
     return found
