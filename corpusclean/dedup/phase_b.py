@@ -2,7 +2,8 @@
 
 Steps, each algorithm in its own module:
 
-1. read the paragraphs' metadata (ids, outlet, date, exact hash; no text) of every part;
+1. read the paragraphs' metadata (outlet, document order, exact hash, words; no text, no ids: those
+   are read for the rows a step links, :func:`_ids`) of every part;
 2. ``exact`` links (equal xxh64 of the normalized text) and ``near`` links (LSH candidates from the
    stored band hashes, one band at a time, verified by exact Jaccard ≥ ``near_threshold``), between
    different documents;
@@ -20,7 +21,7 @@ files cross between the nodes through the store's ``OUT/_work`` (task files,
 :class:`~corpusclean.executors.tasks.TaskFiles`): no node needs a folder another one sees. The same
 tasks run whatever the runner, so the tables are the same.
 
-Memory: the metadata (tens of bytes a paragraph), one band or one shingle partition at a time (in
+Memory: the metadata (about 45 bytes a paragraph), one band or one shingle partition at a time (in
 each task's process), the candidate pairs, the reduced postings of all partitions, and the shingles
 of candidate paragraphs only. Text is read again only when the final
 tables are written, shard by shard (:func:`write_final_tables`).
@@ -61,6 +62,8 @@ PARAGRAPH_SEPARATOR = "\n\n"
 META_COLUMNS = ["paragraph_id", "doc_id", "para_idx", "is_title", "n_words", "exact_hash", "source_path",
                 "record_offset", "outlet", "date"]
 PAIRS = {"left": pl.UInt32, "right": pl.UInt32}
+#: A paragraph's ids: not in phase B's per-paragraph ``meta``, read for the rows that need them (:func:`_ids`)
+IDS = ["paragraph_id", "doc_id"]
 #: The canonical order of ``meta`` rows, as one precomputed column (see :func:`_read_meta`).
 RANK = ["_rank"]
 #: Columns phase B adds to paragraphs besides the cluster columns.
@@ -122,7 +125,9 @@ DOCUMENT_ORDER = [column for column in CANONICAL_ORDER if column != "para_idx"]
 
 def _document_keys(parts: list[Part]) -> pl.DataFrame:
     """Per part and document (``_part``, ``doc_id``), ``_key``: the document's place in the canonical
-    order, equal for equal (date, source_path, record_offset) (an earlier output's copy of a page).
+    order, equal for equal (date, source_path, record_offset) (an earlier output's copy of a page),
+    and ``_doc``: a dense number of the ``doc_id`` (equal ids, equal numbers), which stands for the
+    id in every comparison of phase B.
 
     Read one row a document, so that the strings of the order (a path and a date a paragraph, about
     90 bytes) are never held for every paragraph: with them, reading the metadata of allsides-dev
@@ -132,7 +137,8 @@ def _document_keys(parts: list[Part]) -> pl.DataFrame:
         .unique("doc_id", keep="first", maintain_order=True).with_columns(pl.lit(index, pl.UInt32).alias("_part"))
         for index, part in enumerate(parts)]).collect()
     return (documents.sort(DOCUMENT_ORDER, nulls_last=True, maintain_order=True)
-            .select("_part", "doc_id", pl.struct(DOCUMENT_ORDER).rle_id().alias("_key")))
+            .select("_part", "doc_id", pl.struct(DOCUMENT_ORDER).rle_id().alias("_key"),
+                    pl.col("doc_id").rank("dense").cast(pl.UInt32).alias("_doc")))
 
 
 def part_lengths(parts: list[Part]) -> list[int]:
@@ -141,6 +147,12 @@ def part_lengths(parts: list[Part]) -> list[int]:
 
 
 def _read_meta(parts: list[Part]) -> pl.DataFrame:
+    """Every paragraph's row of :data:`META_COLUMNS` but its ids and the document order's strings
+    (``_doc`` and ``_rank`` stand for them), ``outlet`` as a ``Categorical``, in global row order.
+
+    The ids are what a paragraph's metadata costs most (41 bytes for ``paragraph_id``, 17 for
+    ``doc_id`` as string views, against 58 for all the other columns): the steps read them for the
+    rows they link (:func:`_ids`), a few percent of the corpus."""
     if not parts:
         return pl.DataFrame()
     keys = _document_keys(parts).lazy()
@@ -152,8 +164,9 @@ def _read_meta(parts: list[Part]) -> pl.DataFrame:
             *(column for column in META_COLUMNS if column not in DOCUMENT_ORDER),
             (pl.col("is_template") if has_flag else pl.lit(False)).alias("_earlier_template"),
             pl.lit(part.new).alias("is_new"),
-        ).join(keys.filter(pl.col("_part") == index).drop("_part"), on="doc_id", how="left", maintain_order="left"))
-    meta = pl.concat(frames, how="vertical_relaxed").collect().with_row_index("row")
+        ).join(keys.filter(pl.col("_part") == index).drop("_part"), on="doc_id", how="left", maintain_order="left")
+                      .drop(*IDS).with_columns(pl.col("outlet").cast(pl.Categorical)).collect())
+    meta = pl.concat(frames, how="vertical_relaxed").with_row_index("row")
     # the canonical order (CANONICAL_ORDER, nulls last), an earlier output's copy of a page (the same
     # bytes at the same place: the same ids) first
     in_order = meta.select(pl.arg_sort_by(["_key", "para_idx", "is_new"], nulls_last=True,
@@ -162,7 +175,31 @@ def _read_meta(parts: list[Part]) -> pl.DataFrame:
     ranks[in_order] = np.arange(meta.height, dtype=np.uint32)
     # _rank stands for the canonical order from here on (para_idx stays: it orders a page's
     # paragraphs for the template step)
-    return meta.with_columns(pl.Series("_rank", ranks), pl.col("doc_id").rank("dense").alias("_doc")).drop("_key")
+    return meta.with_columns(pl.Series("_rank", ranks)).drop("_key")
+
+
+def _ids(parts: list[Part], offsets: list[int], rows: np.ndarray | pl.Series) -> pl.DataFrame:
+    """``row``, ``paragraph_id`` and ``doc_id`` of the global ``rows`` (each once, in row order), read
+    from the parts' paragraph files: phase B does not hold the ids of every paragraph (see
+    :func:`_read_meta`)."""
+    wanted = np.unique(np.asarray(rows, dtype=np.int64))
+    ends = [*offsets[1:], np.iinfo(np.int64).max]
+    frames = []
+    for part, first, end in zip(parts, offsets, ends):
+        local = wanted[(wanted >= first) & (wanted < end)]
+        if len(local):
+            frames.append(pl.scan_parquet(part.paragraphs).select(*IDS).with_row_index("row", offset=int(first))
+                          .filter(pl.col("row").is_in(pl.Series(local, dtype=pl.UInt32).implode()))
+                          .collect(engine="streaming"))
+    if not frames:
+        return pl.DataFrame(schema={"row": pl.UInt32, **dict.fromkeys(IDS, pl.String)})
+    return owned_strings(pl.concat(frames))
+
+
+def _with_ids(frame: pl.DataFrame, parts: list[Part], offsets: list[int]) -> pl.DataFrame:
+    """``frame`` (rows of ``meta``, in row order) with the ids of its rows."""
+    ids = _ids(parts, offsets, frame["row"])
+    return frame.join(ids, on="row", how="left", maintain_order="left")
 
 
 def _scan_fingerprints(parts: list[Part], offsets: list[int], columns: list[str]) -> pl.LazyFrame:
@@ -313,9 +350,14 @@ def _through_copies(near: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFrame:
     ).select(near.columns).cast(near.schema)
 
 
-def _exact_pairs(meta: pl.DataFrame, dedup: dict[str, Any]) -> pl.DataFrame:
-    links = exact_links(meta, min_words=dedup["min_words"], order=RANK)
-    rows = meta.select("paragraph_id", "row")
+def _exact_pairs(meta: pl.DataFrame, dedup: dict[str, Any], parts: list[Part], offsets: list[int]) -> pl.DataFrame:
+    # exact_links over the paragraphs with a copy, the only ones it links, with their ids
+    eligible = pl.col("n_words") >= dedup["min_words"]
+    copied = meta.filter(eligible & (eligible.sum().over("exact_hash") > 1)).select(
+        "row", "exact_hash", "n_words", *RANK)
+    copied = _with_ids(copied, parts, offsets)
+    links = exact_links(copied, min_words=dedup["min_words"], order=RANK)
+    rows = copied.select("paragraph_id", "row")
     pairs = (links.join(rows.rename({"paragraph_id": "left_id", "row": "left"}), on="left_id")
              .join(rows.rename({"paragraph_id": "right_id", "row": "right"}), on="right_id")
              .select(pl.min_horizontal("left", "right").alias("left"), pl.max_horizontal("left", "right").alias("right")))
@@ -542,11 +584,13 @@ def _containment_rows(usable: pl.DataFrame, lengths: pl.DataFrame, frequent: np.
                          "is_new": rows["is_new"], "size": size.astype(np.int64), "slack": slack.astype(np.int64)})
 
 
-def _to_links(pairs: pl.DataFrame, meta: pl.DataFrame, near_threshold: float) -> pl.DataFrame:
+def _to_links(pairs: pl.DataFrame, meta: pl.DataFrame, near_threshold: float, parts: list[Part],
+              offsets: list[int]) -> pl.DataFrame:
     """Row pairs to link rows, oriented from the canonically earlier paragraph, with their kind."""
     if pairs.is_empty():
         return pl.DataFrame(schema=LINKS)
-    info = meta.select("row", "paragraph_id", "doc_id", "exact_hash", "_rank")
+    ends = pl.concat([pairs["left"], pairs["right"]]).unique().sort()
+    info = _with_ids(meta.select("row", "exact_hash", "_rank").filter(pl.col("row").is_in(ends.implode())), parts, offsets)
     joined = (pairs.join(info.rename(lambda c: c + "_l"), left_on="left", right_on="row_l")
               .join(info.rename(lambda c: c + "_r"), left_on="right", right_on="row_r"))
     flip = pl.col("_rank_l") > pl.col("_rank_r")
@@ -587,7 +631,8 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
                       pl.DataFrame(schema={"outlet": pl.String, "_outlet": pl.String}), [0] * len(parts))
     outlets = outlet_spellings(meta)
     # row i of meta must stay global row i: the steps below index numpy arrays by row
-    meta = meta.join(outlets, on="outlet", how="left", maintain_order="left").with_columns(pl.col("_outlet").alias("outlet")).drop("_outlet")
+    meta = (meta.join(outlets.with_columns(pl.col("outlet").cast(pl.Categorical)), on="outlet", how="left",
+                      maintain_order="left").with_columns(pl.col("_outlet").cast(pl.Categorical).alias("outlet")).drop("_outlet"))
     meta = meta.with_columns((pl.col("n_words") >= dedup["min_words"]).alias("_eligible"))
     # One representative per group of exact duplicates enters the near and contained searches: exact
     # links already join the group, and k copies would otherwise make k² candidate pairs in every
@@ -603,7 +648,7 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
 
     # earlier templates take part in exact and near linking, so new copies of them are found
     step("exact")
-    exact = _exact_pairs(meta, dedup)
+    exact = _exact_pairs(meta, dedup, parts, offsets)
     step("near")
     tally: dict[str, int] = {}
     near = _near_pairs(parts, offsets, meta, dedup, runner=runner, work=work, tally=tally)
@@ -623,17 +668,32 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     pairs = pl.concat([kept_similar.select(columns), contained.select(columns)]).unique(["left", "right"], keep="first")
     # A page an earlier output holds too (same bytes, same place) has the same ids there, so two row
     # pairs can be one link: the new copy of P and the earlier one each paired with Q. One row each.
-    links = (_to_links(pairs, meta, dedup["near_threshold"]).sort(list(LINKS))
+    links = (_to_links(pairs, meta, dedup["near_threshold"], parts, offsets).sort(list(LINKS))
              .unique(["left_id", "right_id"], keep="first", maintain_order=True))
 
     step("clusters")
     counts = {"candidates_near": near.height, "candidates_contained": contained.height, **tally}
-    new_templates = (meta.select("row", "paragraph_id", "is_new").join(templates, on="row")
-                     .filter(pl.col("is_new")).select("paragraph_id", "row", *EVIDENCE))
-    earlier = _earlier_ids(links, meta)
-    kept = meta.select("row", "paragraph_id", "doc_id", "outlet", "is_new", "exact_hash", *RANK,
-                       (pl.col("_eligible") & ~pl.Series(is_template)).alias("_linkable"))
+    new_templates = _with_ids(meta.select("row", "is_new").join(templates, on="row", maintain_order="left")
+                              .filter(pl.col("is_new")), parts, offsets).select("paragraph_id", "row", *EVIDENCE)
+    old = not bool(meta["is_new"].all())
+    # with an earlier output (--against), the ids of every paragraph that may repeat one of it
+    everyone = (_with_ids(meta.filter(~pl.col("is_new") | pl.col("_eligible")).select("row", "is_new", "_eligible"),
+                          parts, offsets) if old else None)
+    earlier = _earlier_ids(links, everyone) if old else pl.DataFrame(schema={"paragraph_id": pl.String, **EARLIER_COLUMN})
     near_kept = _worth_linking(near, meta, is_template, same_document=True)
+    # the cluster step sees the paragraphs that can be in a cluster (whole exact groups of linkable
+    # paragraphs: two or more, or one with a near link) and those repeating an earlier output; the
+    # others are singletons, which the write fills in
+    kept = meta.select("row", "outlet", "is_new", "exact_hash", *RANK,
+                       (pl.col("_eligible") & ~pl.Series(is_template)).alias("_linkable"))
+    near_hashes = meta["exact_hash"].gather(pl.concat([near_kept["left"], near_kept["right"]]).unique()).implode()
+    linkable = pl.col("_linkable")
+    member = linkable & ((linkable.sum().over("exact_hash") > 1) | pl.col("exact_hash").is_in(near_hashes))
+    if not earlier.is_empty():
+        repeating = everyone.filter(pl.col("paragraph_id").is_in(earlier["paragraph_id"].implode()))["row"]
+        member = member | pl.col("row").is_in(repeating.implode())
+    kept = _with_ids(kept.filter(member), parts, offsets)
+    del everyone
     # The cluster step and the final write come next; what is not named above is not needed again.
     del meta, contained, similar, kept_similar, pairs, templates
 
@@ -693,7 +753,7 @@ def _templates(meta: pl.DataFrame, near: pl.DataFrame, dedup: dict[str, Any]) ->
 def outlet_spellings(meta: pl.DataFrame) -> pl.DataFrame:
     """One spelling per outlet: names equal once slugged ("the-lantern", "The Lantern") take the one
     most paragraphs carry (ties: the first in sort order). Columns ``outlet`` → ``_outlet``."""
-    counted = (meta.group_by("outlet").agg(pl.len().alias("n"))
+    counted = (meta.group_by("outlet").agg(pl.len().alias("n")).with_columns(pl.col("outlet").cast(pl.String))
                .with_columns(pl.col("outlet").map_elements(slug, return_dtype=pl.String).alias("_slug")))
     chosen = counted.sort(["_slug", "n", "outlet"], descending=[False, True, False]).group_by(
         "_slug", maintain_order=True).agg(pl.col("outlet").first().alias("_outlet"))
