@@ -163,3 +163,21 @@ def test_an_output_with_the_old_id_scheme_is_refused_in_one_line(days, tmp_path)
     assert completed.returncode == 2, completed.stderr
     assert completed.stderr.count("\n") == 1 and "xxh64(source_path#record_offset)" in completed.stderr
     assert not (tmp_path / "o").exists()  # refused before phase A
+
+
+def test_pages_that_come_again_keep_their_near_and_contained_links(raw_out, tmp_path):
+    """raw/ run again against its own output: every page comes again with its bytes and its ids, so
+    the new output's links are the earlier output's. The earlier copy of each paragraph is the one
+    that enters the near and contained searches (it comes first in its exact group), so pairs of two
+    earlier paragraphs must count as new when a page comes again: without that, the 3 contained
+    links between raw/'s pages and a reprint pair were lost, the exact links kept."""
+    from tests.conftest import RAW
+
+    again = tmp_path / "again"
+    run([RAW], again, workers=1, against=[raw_out])
+    earlier, now = _read(raw_out, "links"), _read(again, "links")
+    assert set(earlier["kind"]) >= {"exact", "contained"}
+    assert now.sort("left_id", "right_id").equals(earlier.sort("left_id", "right_id"))
+    columns = ["earlier_doc_id", "later_doc_id", "kinds", "earlier_shared_paragraphs", "later_shared_paragraphs"]
+    assert (_read(again, "reprints").select(columns).sort(columns).rows()
+            == _read(raw_out, "reprints").select(columns).sort(columns).rows())

@@ -258,7 +258,7 @@ def _worth_linking(pairs: pl.DataFrame, meta: pl.DataFrame, exclude: np.ndarray 
     left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
     doc = meta["_doc"].to_numpy()
     eligible = meta["_eligible"].to_numpy()
-    new = meta["is_new"].to_numpy()
+    new = meta["_searched"].to_numpy()
     keep = eligible[left] & eligible[right] & (new[left] | new[right])
     if not same_document:
         keep &= doc[left] != doc[right]
@@ -284,10 +284,10 @@ def _near_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, dedup
     with _task_folder(work, "near", runner) as files:
         rows = files.path("rows.parquet")
         write_table(meta.filter(pl.col("_eligible") & pl.col("_representative")).select(
-            pl.col("row").cast(pl.UInt32), "is_new"), rows)
+            pl.col("row").cast(pl.UInt32), pl.col("_searched").alias("is_new")), rows)
         fingerprints, rows_ref = [files.share(part.fingerprints, part.source) for part in parts], files.share(rows)
         tasks = [{"fingerprints": fingerprints, "offsets": [int(o) for o in offsets],
-                  "band": band, "column": column, "rows": rows_ref, "all_new": bool(meta["is_new"].all()),
+                  "band": band, "column": column, "rows": rows_ref, "all_new": bool(meta["_searched"].all()),
                   "max_bucket_size": int(dedup["max_bucket_size"]), "out": files.out(f"band-{band:03d}.parquet")}
                  for band, column in enumerate(band_columns(dedup))]
         done = (runner or SerialRunner()).map(near_band_task, tasks)
@@ -397,12 +397,12 @@ def _contained_pairs(parts: list[Part], offsets: list[int], meta: pl.DataFrame, 
     partition.
     """
     usable = meta.filter(~pl.Series(exclude) & pl.col("_eligible") & pl.col("_representative")).select(
-        "row", "_doc", "is_new")
+        "row", "_doc", pl.col("_searched").alias("is_new"))
     mod = dedup["containment_sample_mod"]
     lengths = _shingle_counts(parts, offsets, mod)
     total = lengths["size"].sum()
     partitions = max(1, -(-int(total or 0) // dedup["partition_shingles"]))
-    only_new = not bool(meta["is_new"].all())
+    only_new = not bool(meta["_searched"].all())
     least = least_shared(dedup["min_shared_shingles"], mod)
     if method == "exhaustive":
         counts = [count_shared(_partition_postings(_scan_fingerprints(parts, offsets, ["shingles"]), usable.lazy(),
@@ -644,6 +644,15 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     meta = (meta.join(outlets.with_columns(pl.col("outlet").cast(pl.Categorical)), on="outlet", how="left",
                       maintain_order="left").with_columns(pl.col("_outlet").cast(pl.Categorical).alias("outlet")).drop("_outlet"))
     meta = meta.with_columns((pl.col("n_words") >= dedup["min_words"]).alias("_eligible"))
+    # The pairs searched are those with a new end, where an earlier output's paragraph counts as new
+    # when its page comes again with the same bytes at the same place (a new copy with its ids, so
+    # its _doc and para_idx, and its exact hash). As the exact group's representative (the
+    # earlier copy comes first) it is the copy that enters the searches, and its pairs with other
+    # earlier paragraphs were otherwise never searched: raw/ run again --against its own output lost
+    # its 3 contained links and a reprint. A link row is a pair of ids, so the link found is the one
+    # the new copy has.
+    meta = meta.with_columns(pl.col("is_new").any().over("_doc", "para_idx", "exact_hash").alias("_searched")
+                             if not meta["is_new"].all() else pl.col("is_new").alias("_searched"))
     # One representative per group of exact duplicates enters the near and contained searches: exact
     # links already join the group, and k copies would otherwise make k² candidate pairs in every
     # bucket and posting list they share (1.5M pairs at 50 MB of text, 935k of them between identical
