@@ -123,7 +123,7 @@ def prepare(folder: Path, articles: int | None, dedup: dict, copies: int = 1) ->
                         dtype=np.uint64, count=len(texts))
     meta = pl.DataFrame({"row": np.arange(len(texts), dtype=np.uint32), "_doc": np.array(docs, dtype=np.uint32),
                          "exact_hash": exact, "is_new": np.ones(len(texts), dtype=bool),
-                         "_eligible": words >= dedup["min_words"]})
+                         "_searched": np.ones(len(texts), dtype=bool), "_eligible": words >= dedup["min_words"]})
     meta = meta.with_columns((pl.col("row") == pl.col("row").min().over("exact_hash")).alias("_representative"))
     meta.drop("exact_hash").write_parquet(folder / "meta.parquet")
     return {"articles": int(max(docs) + 1) if docs else 0, "text_mb": mb, "paragraphs": len(texts),

@@ -194,7 +194,7 @@ def _phase_b_inputs(tmp_path, texts: list[str], docs: np.ndarray, new_from: int 
     is_new = np.arange(len(texts)) >= new_from
     words = np.array([len(t.split()) for t in texts])
     meta = pl.DataFrame({"row": np.arange(len(texts), dtype=np.uint32), "_doc": docs.astype(np.uint32),
-                         "is_new": is_new, "_eligible": words >= 3,
+                         "is_new": is_new, "_searched": is_new, "_eligible": words >= 3,  # no page comes again
                          "_representative": np.ones(len(texts), dtype=bool)})
     return parts, [0, cut], meta
 

@@ -253,7 +253,7 @@ def _measure(parts: list[Part], offsets: list[int], pairs: pl.DataFrame) -> pl.D
 def _worth_linking(pairs: pl.DataFrame, meta: pl.DataFrame, exclude: np.ndarray | None = None,
                    same_document: bool = False) -> pl.DataFrame:
     """Keep pairs of different documents (or any, with ``same_document``), both long enough, at least
-    one new, neither ``exclude``d."""
+    one new (``_searched``: see :func:`link_corpus`), neither ``exclude``d."""
     if pairs.is_empty():
         return pairs
     left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
