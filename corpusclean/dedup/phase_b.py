@@ -185,16 +185,15 @@ def _ids(parts: list[Part], offsets: list[int], rows: np.ndarray | pl.Series) ->
     :func:`_read_meta`)."""
     wanted = np.unique(np.asarray(rows, dtype=np.int64))
     ends = [*offsets[1:], np.iinfo(np.int64).max]
-    frames = []
-    for part, first, end in zip(parts, offsets, ends):
-        local = wanted[(wanted >= first) & (wanted < end)]
-        if len(local):
-            frames.append(pl.scan_parquet(part.paragraphs).select(*IDS).with_row_index("row", offset=int(first))
-                          .filter(pl.col("row").is_in(pl.Series(local, dtype=pl.UInt32).implode()))
-                          .collect(engine="streaming"))
-    if not frames:
+    # only the parts holding one of the rows are read
+    holding = [(part.paragraphs, first) for part, first, end in zip(parts, offsets, ends)
+               if np.any((wanted >= first) & (wanted < end))]
+    if not holding:
         return pl.DataFrame(schema={"row": pl.UInt32, **dict.fromkeys(IDS, pl.String)})
-    return owned_strings(pl.concat(frames))
+    selected = pl.Series(wanted, dtype=pl.UInt32).implode()
+    paths, firsts = zip(*holding)
+    return owned_strings(_collect_by_part(list(paths), list(firsts), IDS,
+                                          lambda scan: scan.filter(pl.col("row").is_in(selected))))
 
 
 def _with_ids(frame: pl.DataFrame, parts: list[Part], offsets: list[int]) -> pl.DataFrame:
@@ -214,21 +213,22 @@ def _scan_paths(paths: list[str | Path], offsets: list[int], columns: list[str])
                       for path, offset in zip(paths, offsets)])
 
 
-def _collect_by_part(parts: list[Part], offsets: list[int], columns: list[str],
+def _collect_by_part(paths: list[str | Path], offsets: list[int], columns: list[str],
                      query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
-    """``query`` over each part's fingerprint ``columns`` (with the global ``row``), collected one part
-    at a time, in part order. Collected at once, the scans of all parts were decoded side by side:
+    """``query`` over ``columns`` of each part's file in ``paths`` (with the global ``row``, from the
+    part's first row in ``offsets``), collected one part at a time, in part order. Collected at once,
+    the scans of all parts were decoded side by side:
     counting the shingles of allsides-dev grown 7x (2.1M paragraphs, 7 parts) took 665 MiB above
     the process, against 111 one part at a time, and gathering 60k paragraphs' shingles 700 against
     107 (5 ms samples of RSS)."""
-    return pl.concat([query(_scan_paths([part.fingerprints], [offset], columns)).collect()
-                      for part, offset in zip(parts, offsets)])
+    return pl.concat([query(_scan_paths([path], [offset], columns)).collect() for path, offset in zip(paths, offsets)])
 
 
 def _gather_shingles(parts: list[Part], offsets: list[int], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shingle arrays of ``rows`` only, and each global row's position in them (-1 if not gathered)."""
     wanted = pl.Series("row", np.unique(rows).astype(np.uint32)).implode()
-    gathered = _collect_by_part(parts, offsets, ["shingles"], lambda scan: scan.filter(pl.col("row").is_in(wanted)))
+    gathered = _collect_by_part([part.fingerprints for part in parts], offsets, ["shingles"],
+                                lambda scan: scan.filter(pl.col("row").is_in(wanted)))
     position = np.full(int(rows.max()) + 1 if rows.size else 0, -1, dtype=np.int64)
     position[gathered["row"].to_numpy()] = np.arange(gathered.height)
     shingle_offsets, hashes = list_to_arrays(gathered["shingles"])
@@ -580,7 +580,7 @@ def _shingle_counts(parts: list[Part], offsets: list[int], mod: int) -> pl.DataF
     """Per global row: ``size`` (shingles) and ``sampled`` (those ``≡ 0 mod mod``)."""
     shingles = pl.col("shingles")
     sampled = shingles.list.len() if mod == 1 else shingles.list.eval((pl.element() % mod == 0).sum()).list.first()
-    return _collect_by_part(parts, offsets, ["shingles"], lambda scan: scan.select(
+    return _collect_by_part([part.fingerprints for part in parts], offsets, ["shingles"], lambda scan: scan.select(
         "row", shingles.list.len().fill_null(0).cast(pl.Int64).alias("size"),
         sampled.fill_null(0).cast(pl.Int64).alias("sampled")))
 
@@ -652,8 +652,9 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     # earlier paragraphs were otherwise never searched: raw/ run again --against its own output lost
     # its 3 contained links and a reprint. A link row is a pair of ids, so the link found is the one
     # the new copy has.
+    incremental = not bool(meta["is_new"].all())  # an earlier output (--against) is among the parts
     meta = meta.with_columns(pl.col("is_new").any().over("_doc", "para_idx", "exact_hash").alias("_searched")
-                             if not meta["is_new"].all() else pl.col("is_new").alias("_searched"))
+                             if incremental else pl.col("is_new").alias("_searched"))
     # One representative per group of exact duplicates enters the near and contained searches: exact
     # links already join the group, and k copies would otherwise make k² candidate pairs in every
     # bucket and posting list they share (1.5M pairs at 50 MB of text, 935k of them between identical
@@ -695,11 +696,10 @@ def link_corpus(parts: list[Part], dedup: dict[str, Any],
     counts = {"candidates_near": near.height, "candidates_contained": contained.height, **tally}
     new_templates = _with_ids(meta.select("row", "is_new").join(templates, on="row", maintain_order="left")
                               .filter(pl.col("is_new")), parts, offsets).select("paragraph_id", "row", *EVIDENCE)
-    old = not bool(meta["is_new"].all())
-    # with an earlier output (--against), the ids of every paragraph that may repeat one of it
+    # with an earlier output, the ids of every paragraph that may repeat one of it
     everyone = (_with_ids(meta.filter(~pl.col("is_new") | pl.col("_eligible")).select("row", "is_new", "_eligible"),
-                          parts, offsets) if old else None)
-    earlier = _earlier_ids(links, everyone) if old else pl.DataFrame(schema={"paragraph_id": pl.String, **EARLIER_COLUMN})
+                          parts, offsets) if incremental else None)
+    earlier = _earlier_ids(links, everyone)
     near_kept = _worth_linking(near, meta, is_template, same_document=True)
     # the cluster step sees the paragraphs that can be in a cluster (whole exact groups of linkable
     # paragraphs: two or more, or one with a near link) and those repeating an earlier output; the
@@ -789,15 +789,18 @@ def outlet_spellings(meta: pl.DataFrame) -> pl.DataFrame:
     return counted.join(chosen, on="_slug").select("outlet", "_outlet")
 
 
-def _earlier_ids(links: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFrame:
+def _earlier_ids(links: pl.DataFrame, meta: pl.DataFrame | None) -> pl.DataFrame:
     """For each new paragraph, the ids of earlier-output paragraphs it is directly linked to.
+
+    ``meta``: ``paragraph_id``, ``is_new`` and ``_eligible`` of the earlier paragraphs and the new
+    ones that may repeat them; ``None`` without an earlier output.
 
     A page an earlier output holds as well (the same bytes at the same place) has the same ids there
     (:func:`corpusclean.readers.records.make_doc_id`): each of its paragraphs repeats the earlier one
     of its own id, which no link names (a link joins two ids); counted, as links are, for paragraphs
     long enough to link (``dedup.min_words``)."""
-    old = meta.filter(~pl.col("is_new")).select("paragraph_id")
-    if old.is_empty():
+    old = meta.filter(~pl.col("is_new")).select("paragraph_id") if meta is not None else None
+    if old is None or old.is_empty():
         return pl.DataFrame(schema={"paragraph_id": pl.String, "earlier_ids": pl.List(pl.String)})
     sides = pl.concat([
         links.select(pl.col("right_id").alias("paragraph_id"), pl.col("left_id").alias("other")),
